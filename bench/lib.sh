@@ -1,0 +1,60 @@
+# Shared by the benchmarks (sourced): locating build outputs, guest images,
+# timing a VMM to a marker on its console, and memory overhead sampling.
+set -euo pipefail
+BENCH_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+: "${FRANCA_BUILD:=$BENCH_REPO/build}"
+: "${FRANCA_CACHE:=$FRANCA_BUILD/cache}"
+: "${FRANCA_BIN:=$FRANCA_BUILD/vmm/franca}"
+export FRANCA_BUILD FRANCA_CACHE FRANCA_BIN
+KERNEL=$FRANCA_CACHE/kernel/vmlinuz
+
+# Re-runs the calling benchmark on real KVM (nested VM if needed), once.
+bench_ensure_kvm() {
+  if [[ -z "${FRANCA_BENCH_INSIDE:-}" ]]; then
+    "$BENCH_REPO/scripts/build.sh" >/dev/null
+    "$BENCH_REPO/scripts/fetch-kernel.sh" >/dev/null
+    FRANCA_BENCH_INSIDE=1 exec "$BENCH_REPO/tests/harness/run-on-kvm.sh" -- "$0" "$@"
+  fi
+}
+
+now_ns() { date +%s%N; }
+
+# guest_ram_rss_kb PID MEM_BYTES: Rss of the largest mapping at least MEM_BYTES big (the guest RAM).
+guest_ram_rss_kb() {
+  awk -v want="$2" '
+    /^[0-9a-f]+-[0-9a-f]+ / { cur = 0 }
+    /^Size:/ { cur = ($2 * 1024 >= want) }
+    /^Rss:/ && cur { if ($2 > best) best = $2 }
+    END { print best + 0 }' "/proc/$1/smaps" 2>/dev/null || echo 0
+}
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# time_to_marker NAME MEM_BYTES CMD...: runs CMD (its console on stdout), prints
+# "NAME <ms to marker> <peak RSS minus guest RAM, KiB>" once the guest prints
+# FRANCA_BENCH_INIT; waits for CMD to exit.
+time_to_marker() {
+  local name=$1 mem=$2; shift 2
+  local fifo; fifo=$(mktemp -u); mkfifo "$fifo"
+  local start; start=$(now_ns)
+  "$@" >"$fifo" 2>/dev/null &
+  local pid=$! ms=-1 overhead=-1 line
+  while IFS= read -r line; do
+    if [[ $ms -lt 0 && $line == *FRANCA_BENCH_INIT* ]]; then
+      ms=$(( ($(now_ns) - start) / 1000000 ))
+      overhead=$(( $(status_kb "$pid" VmHWM) - $(guest_ram_rss_kb "$pid" "$mem") ))
+    fi
+  done <"$fifo"
+  wait "$pid" || true
+  rm -f "$fifo"
+  echo "$name $ms $overhead"
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print -1; else if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a >= 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+nested_note() {
+  if [[ -n "${FRANCA_NESTED:-}" ]]; then
+    echo "NOTE: measured inside a nested VM under QEMU TCG: absolute times are distorted;"
+    echo "      only the ratios between peers measured in this same run mean anything."
+  fi
+}

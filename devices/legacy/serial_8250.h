@@ -1,0 +1,52 @@
+// A 16550A UART (8250 family) as the PC's COM1: register file, FIFO-less
+// THR, bounded RX FIFO fed from the host, interrupts on an IrqLine.
+// Implements: RBR/THR, IER, IIR/FCR, LCR (DLAB), MCR (incl. loopback), LSR, MSR, SCR.
+// Does not implement: modem-status interrupts from the host side, baud timing.
+// Example: franca --kernel bzImage --serial stdio --cmdline console=ttyS0
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+
+#include "vmm/core/bus.h"
+
+namespace franca {
+
+class Serial8250 : public BusDevice {
+ public:
+  using Sink = std::function<void(std::span<const uint8_t>)>;
+  static constexpr size_t kRxCapacity = 4096;
+
+  Serial8250(std::shared_ptr<IrqLine> irq, Sink sink) : irq_(std::move(irq)), sink_(std::move(sink)) {}
+
+  void read(uint64_t offset, std::span<uint8_t> data) override;
+  void write(uint64_t offset, std::span<const uint8_t> data) override;
+
+  // Host input (any thread). Returns how many bytes were accepted; the rest
+  // should be offered again later (the RX FIFO is bounded, nothing is dropped here).
+  size_t enqueue_input(std::span<const uint8_t> bytes);
+
+ private:
+  uint8_t read_register(uint64_t offset);
+  // Returns a byte to send to the sink, if the write produced output.
+  std::optional<uint8_t> write_register(uint64_t offset, uint8_t value);
+  uint8_t interrupt_id() const;
+  // Pulses the IRQ when an interrupt is pending and was not before (edge).
+  void update_irq_locked(bool& raise);
+
+  std::shared_ptr<IrqLine> irq_;
+  Sink sink_;
+  std::mutex mutex_;
+  std::deque<uint8_t> rx_;
+  uint8_t ier_ = 0, lcr_ = 0, mcr_ = 0, scr_ = 0, dll_ = 0x0c, dlm_ = 0, fcr_ = 0;
+  uint8_t msr_ = 0xb0;  // DCD, DSR, CTS: a cable is attached
+  bool thr_empty_pending_ = false;  // THRE interrupt until IIR read or THR write
+  bool irq_asserted_ = false;
+};
+
+}  // namespace franca

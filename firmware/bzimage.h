@@ -1,0 +1,45 @@
+// bzImage parsing and checks for the 64-bit Linux boot protocol
+// (virtio-notes.md §7.4; Documentation/arch/x86/boot.rst "The Real-Mode Kernel Header").
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vmm/core/error.h"
+
+namespace franca::firmware {
+
+// Oldest boot protocol accepted: 2.12 brought xloadflags (XLF_KERNEL_64).
+inline constexpr uint16_t kMinBootProtocol = 0x020c;
+
+// A checked bzImage. Owns the file bytes; the fields are the setup header's.
+struct BzImage {
+  uint16_t protocol_version = 0;  // e.g. 0x020f for 2.15
+  uint8_t setup_sects = 0;        // after the "0 means 4" rule
+  uint8_t loadflags = 0;
+  uint16_t xloadflags = 0;
+  bool relocatable = false;
+  uint32_t init_size = 0;         // bytes the kernel needs from where it runs
+  uint64_t pref_address = 0;      // where it runs (decompresses) if loaded lower
+  uint32_t kernel_alignment = 0;
+  uint32_t initrd_addr_max = 0;   // highest address the initrd may occupy
+  uint32_t cmdline_size = 0;      // longest command line, NUL excluded
+  uint32_t syssize = 0;           // protected-mode kernel size in 16-byte units
+  std::vector<uint8_t> setup_header;  // file bytes [0x1f1, header end): copy to the zero page
+  uint64_t payload_offset = 0;        // file offset of the protected-mode kernel
+  std::vector<uint8_t> file;
+
+  // The protected-mode kernel: loaded at kKernelLoadAddr, entered at +0x200.
+  std::span<const uint8_t> payload() const { return std::span(file).subspan(payload_offset); }
+};
+
+// Checks `bytes` and copies them into a BzImage; one clear line per problem (usage errors).
+Result<BzImage> parse_bzimage(std::span<const uint8_t> bytes);
+
+// Reads and checks the file at `path`; errors start with "<flag> <path>: ".
+Result<BzImage> load_bzimage_file(const std::string& path, std::string_view flag = "--kernel");
+
+}  // namespace franca::firmware

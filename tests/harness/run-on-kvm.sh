@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Runs a command with a real /dev/kvm and exits with the command's status.
+#
+# usage: tests/harness/run-on-kvm.sh [--scratch SIZE] [--rw DIR]... [--keep] -- CMD [ARGS...]
+#   --scratch SIZE  give L1 a sparse raw disk of SIZE (e.g. 2G) holding a fresh
+#                   ext4, mounted at $FRANCA_SCRATCH (default /tmp/franca-scratch)
+#                   for O_DIRECT-capable storage (9p and tmpfs are not)
+#   --rw DIR        directory L1 may write to, at the same path (repeatable; also
+#                   $FRANCA_RW_DIRS, colon-separated). Default: the build dir
+#                   ($FRANCA_BUILD, else the parent of $FRANCA_CACHE, else <repo>/build)
+#   --keep          keep the per-run directory (build/harness/run.*)
+#
+# With a usable /dev/kvm (and FRANCA_FORCE_NESTED unset), CMD is simply exec'd.
+# Otherwise a nested "L1" Linux is booted under QEMU TCG (-cpu max emulates AMD
+# SVM + NPT, so L1 has a working /dev/kvm, /dev/vhost-net, /dev/net/tun); L1
+# mounts L0's root read-only over 9p and runs CMD in a chroot of it, in the
+# same cwd, with PATH, HOME, FRANCA_* (and the names in $FRANCA_PASS_ENV)
+# passed through and FRANCA_NESTED=1. Everything outside the --rw dirs is
+# read-only there, except tmpfs on /tmp, /run and /dev/shm. CMD's output is
+# L1's console, streamed to stdout.
+#
+# Cost (2-core machine, no KVM): L1 boot to CMD ~5 s, a whole L1 run with a
+# trivial CMD ~9 s; a stock-kernel L2 guest booted with QEMU -accel kvm inside
+# L1 adds 10-15 s. Everything inside L1 is emulated and 10-100x slower than
+# hardware: only ratios measured side by side in the SAME L1 run mean anything,
+# never absolute times. Boot L1 once per test suite, not once per test.
+#
+# Env: FRANCA_L1_MEM (MiB, 3072), FRANCA_L1_CPUS (2), FRANCA_L1_TIMEOUT (s, 3600),
+#      FRANCA_CACHE (kernel from scripts/fetch-kernel.sh; <repo>/build/cache).
+# Exit: CMD's status; 125 if L1 failed to report one (crash, timeout).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+usage() { sed -n '3,12p' "$0" >&2; exit 2; }
+
+scratch="" keep=0 rw=()
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --scratch) scratch=${2:?}; shift 2 ;;
+    --rw) rw+=("$(realpath -m "${2:?}")"); shift 2 ;;
+    --keep) keep=1; shift ;;
+    --) shift; break ;;
+    *) usage ;;
+  esac
+done
+[[ $# -gt 0 ]] || usage
+cache=${FRANCA_CACHE:-$repo/build/cache}
+build=${FRANCA_BUILD:-${FRANCA_CACHE:+$(dirname "$FRANCA_CACHE")}}
+build=$(realpath -m "${build:-$repo/build}")
+[[ -z $scratch ]] || export FRANCA_SCRATCH=${FRANCA_SCRATCH:-/tmp/franca-scratch}
+
+# --- real KVM here: just run it ----------------------------------------------
+# (-c first: a bare `<>` redirection would create /dev/kvm as a regular file)
+if [[ -z ${FRANCA_FORCE_NESTED:-} && -c /dev/kvm && -r /dev/kvm && -w /dev/kvm ]] &&
+   (exec 3<>/dev/kvm) 2>/dev/null; then
+  [[ -z $scratch ]] || mkdir -p "$FRANCA_SCRATCH"
+  exec "$@"
+fi
+
+# --- nested: boot L1 under TCG -------------------------------------------------
+kdir=$("$repo/scripts/fetch-kernel.sh" "$cache/kernel")
+mkdir -p "$build/harness"
+out=$(mktemp -d "$build/harness/run.XXXXXX")
+img=""
+cleanup() { [[ -z $img ]] || rm -f "$img"; [[ $keep == 1 ]] || rm -rf "$out"; }
+trap cleanup EXIT
+
+# L1 initramfs, cached; rebuilt when the kernel or these scripts change.
+initrd=$cache/harness/l1-initramfs.cpio.gz
+l1_modules="irqbypass ccp kvm kvm-amd virtio_ring virtio virtio_pci_modern_dev
+  virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p tun tap
+  vhost_iotlb vhost vhost_net stp llc bridge veth virtio_blk crc32c_generic ext4"
+for f in "$0" "$repo/tests/harness/l1-init.sh" "$repo/tests/guest/mkinitramfs.sh" "$kdir/version"; do
+  [[ -f $initrd && ! $f -nt $initrd ]] || { rm -f "$initrd"; break; }
+done
+if [[ ! -f $initrd ]]; then
+  "$repo/tests/guest/mkinitramfs.sh" -o "$initrd" -i "$repo/tests/harness/l1-init.sh" \
+    -k "$kdir/modules" -m "$l1_modules"
+fi
+
+# The command, with its environment and cwd, as a script L1 runs in the chroot.
+{
+  echo "export FRANCA_NESTED=1"
+  for v in PATH HOME USER LOGNAME LANG LC_ALL TERM TZ TMPDIR ${FRANCA_PASS_ENV:-} \
+           $(compgen -e | grep '^FRANCA_' || true); do
+    [[ -z ${!v+x} ]] || printf 'export %s=%q\n' "$v" "${!v}"
+  done
+  printf 'cd %q 2>/dev/null || { echo "[L1] warning: cwd %q not visible in L1; using /" >&2; cd /; }\n' "$PWD" "$PWD"
+  printf '%q ' "$@"; echo
+} >"$out/cmd.sh"
+
+# Writable shares and L1 settings (read by l1-init.sh from the `out` share).
+q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }  # single-quote for busybox sh
+IFS=: read -r -a env_rw <<<"${FRANCA_RW_DIRS:-}"
+for d in "${env_rw[@]}"; do [[ -z $d ]] || rw+=("$(realpath -m "$d")"); done
+[[ ${#rw[@]} -gt 0 ]] || rw=("$build")
+qargs=() i=0
+: >"$out/rw"
+while read -r d; do  # sorted: parents are mounted before their subdirectories
+  [[ $d != *[[:space:]]* ]] || { echo "run-on-kvm: --rw path with whitespace: $d" >&2; exit 125; }
+  mkdir -p "$d"
+  qargs+=(-virtfs "local,path=${d//,/,,},mount_tag=rw$i,security_model=none,multidevs=remap")
+  echo "rw$i $d" >>"$out/rw"; i=$((i + 1))
+done < <(printf '%s\n' "${rw[@]}" | LC_ALL=C sort -u)
+{ echo "OUTDIR=$(q "$out")"; echo "SCRATCH=$(q "${scratch:+$FRANCA_SCRATCH}")"; } >"$out/l1.conf"
+
+if [[ -n $scratch ]]; then
+  img=$(mktemp "$build/harness/scratch.XXXXXX.img")
+  truncate -s "$scratch" "$img"
+  qargs+=(-drive "file=${img//,/,,},if=virtio,format=raw,cache=unsafe")
+fi
+
+start=$(date +%s%N)
+set +e
+timeout -k 10 "${FRANCA_L1_TIMEOUT:-3600}" qemu-system-x86_64 \
+  -accel tcg,thread=multi -cpu max -smp "${FRANCA_L1_CPUS:-2}" -m "${FRANCA_L1_MEM:-3072}" \
+  -nodefaults -no-user-config -display none -vga none -serial stdio -monitor none -no-reboot \
+  -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "console=ttyS0 quiet loglevel=3 panic=-1" \
+  -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
+  -virtfs "local,path=${out//,/,,},mount_tag=out,security_model=none,multidevs=remap" \
+  "${qargs[@]}" </dev/null | sed -u 's/\r$//'
+qemu_rc=${PIPESTATUS[0]}
+set -e
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+wall=$((ms / 1000)).$(printf %03d $((ms % 1000)))
+
+if [[ ! -s $out/rc ]]; then
+  why="QEMU exited with status $qemu_rc"
+  [[ $qemu_rc != 124 && $qemu_rc != 137 ]] || why="timed out after ${FRANCA_L1_TIMEOUT:-3600}s"
+  echo "run-on-kvm: L1 did not report an exit status ($why); L1 crashed or hung" >&2
+  exit 125
+fi
+rc=$(cat "$out/rc")
+echo "[run-on-kvm] status $rc, L1 wall time ${wall}s"
+exit "$rc"

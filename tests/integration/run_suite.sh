@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every integration case (or those named) on real KVM, one after another,
+# recording <case>.rc and <case>.log in RESULTS_DIR. Meant to run inside the
+# harness (tests/harness/run-on-kvm.sh), so one nested L1 boot serves them all.
+set -uo pipefail
+results=${1:?usage: run_suite.sh RESULTS_DIR [CASE...]}
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$results"
+rm -f "$results"/*.rc "$results"/*.log
+export FRANCA_RESULTS=$results
+cases=("$@")
+if [[ ${#cases[@]} -eq 0 ]]; then
+  for f in "$here"/cases/*.sh; do cases+=("$(basename "$f" .sh)"); done
+fi
+failed=0
+for c in "${cases[@]}"; do
+  start=$(date +%s)
+  work=$(mktemp -d "${TMPDIR:-/tmp}/franca-$c.XXXXXX")
+  ( cd "$work" && FRANCA_WORK=$work timeout 600 bash "$here/cases/$c.sh" ) >"$results/$c.log" 2>&1
+  rc=$?
+  echo "$rc" >"$results/$c.rc"
+  rm -rf "$work"
+  echo "[integration] $c: $([[ $rc -eq 0 ]] && echo PASS || echo "FAIL ($rc)") in $(( $(date +%s) - start ))s"
+  [[ $rc -eq 0 ]] || { failed=$((failed + 1)); tail -n 30 "$results/$c.log" | sed "s/^/  [$c] /"; }
+done
+echo "[integration] ${#cases[@]} cases, $failed failed"
+exit 0  # the per-case ctest entries carry the verdicts

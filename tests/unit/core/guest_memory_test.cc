@@ -1,0 +1,41 @@
+// Guest memory: whole-range checks at region edges and against overflow.
+#include "vmm/core/guest_memory.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace franca {
+namespace {
+
+class GuestMemoryTest : public ::testing::Test {
+ protected:
+  std::vector<uint8_t> low_ = std::vector<uint8_t>(0x1000);
+  std::vector<uint8_t> high_ = std::vector<uint8_t>(0x1000);
+  GuestMemory mem_ = GuestMemory::over(std::vector<MemoryRegion>{{0, 0x1000, low_.data()}, {0x10000, 0x1000, high_.data()}});
+};
+
+TEST_F(GuestMemoryTest, RoundTripsAnObject) {
+  ASSERT_TRUE(mem_.write_obj<uint32_t>(0x10010, 0xdeadbeef));
+  EXPECT_EQ(*mem_.read_obj<uint32_t>(0x10010), 0xdeadbeefu);
+}
+
+TEST_F(GuestMemoryTest, AcceptsARangeEndingExactlyAtTheRegionEnd) { EXPECT_TRUE(mem_.contains(0xff0, 0x10)); }
+TEST_F(GuestMemoryTest, RejectsARangeCrossingTheRegionEnd) { EXPECT_FALSE(mem_.contains(0xff8, 0x10)); }
+TEST_F(GuestMemoryTest, RejectsTheGapBetweenRegions) { EXPECT_FALSE(mem_.contains(0x2000, 1)); }
+TEST_F(GuestMemoryTest, RejectsLengthOverflow) { EXPECT_FALSE(mem_.contains(0x10, UINT64_MAX)); }
+TEST_F(GuestMemoryTest, RejectsAddressOverflow) { EXPECT_FALSE(mem_.contains(UINT64_MAX, 2)); }
+TEST_F(GuestMemoryTest, FailedWriteLeavesMemoryUntouched) {
+  EXPECT_FALSE(mem_.write_obj<uint64_t>(0xffc, ~0ull));
+  EXPECT_EQ(low_[0xffc], 0);
+}
+TEST_F(GuestMemoryTest, TotalSizeSumsRegions) { EXPECT_EQ(mem_.total_size(), 0x2000u); }
+
+TEST(GuestMemoryAnonymous, MapsZeroedMemory) {
+  auto mem = GuestMemory::map_anonymous(std::vector<MemoryRegion>{{0, 1 << 20, nullptr}});
+  ASSERT_TRUE(mem);
+  EXPECT_EQ(*mem->read_obj<uint64_t>(0x1234), 0u);
+}
+
+}  // namespace
+}  // namespace franca

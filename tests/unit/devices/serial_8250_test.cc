@@ -1,0 +1,130 @@
+// 8250 UART register behaviour as Linux's 8250 driver relies on it.
+#include "devices/legacy/serial_8250.h"
+
+#include <gtest/gtest.h>
+#include <linux/serial_reg.h>
+
+#include <random>
+#include <string>
+
+#include "tests/support/fake_irq.h"
+
+namespace franca {
+namespace {
+
+class Serial8250Test : public ::testing::Test {
+ protected:
+  uint8_t in(uint64_t reg) {
+    uint8_t v = 0;
+    uart_.read(reg, std::span(&v, 1));
+    return v;
+  }
+  void out(uint64_t reg, uint8_t v) { uart_.write(reg, std::span<const uint8_t>(&v, 1)); }
+  void enable_irqs(uint8_t ier) {
+    out(UART_MCR, UART_MCR_OUT2 | UART_MCR_DTR | UART_MCR_RTS);
+    out(UART_IER, ier);
+  }
+
+  std::shared_ptr<testing::FakeIrq> irq_ = std::make_shared<testing::FakeIrq>();
+  std::string output_;
+  Serial8250 uart_{irq_, [this](std::span<const uint8_t> b) { output_.append(b.begin(), b.end()); }};
+};
+
+TEST_F(Serial8250Test, ScratchRegisterRoundTrips) {
+  out(UART_SCR, 0xa5);
+  EXPECT_EQ(in(UART_SCR), 0xa5);
+}
+
+TEST_F(Serial8250Test, DivisorLatchRoundTripsUnderDlab) {
+  out(UART_LCR, UART_LCR_DLAB);
+  out(UART_DLL, 0x01);
+  out(UART_DLM, 0x02);
+  EXPECT_EQ(in(UART_DLL), 0x01);
+  EXPECT_EQ(in(UART_DLM), 0x02);
+  out(UART_LCR, 0x03);
+  EXPECT_EQ(in(UART_IER), 0);
+  EXPECT_TRUE(output_.empty());
+}
+
+TEST_F(Serial8250Test, IerKeepsOnlyFourBits) {
+  out(UART_IER, 0xff);
+  EXPECT_EQ(in(UART_IER), 0x0f);
+}
+
+TEST_F(Serial8250Test, IdleLineStatusShowsTransmitterEmpty) {
+  EXPECT_EQ(in(UART_LSR), UART_LSR_THRE | UART_LSR_TEMT);
+}
+
+TEST_F(Serial8250Test, InputSetsDataReadyAndIsReadInOrder) {
+  const uint8_t bytes[] = {'h', 'i'};
+  EXPECT_EQ(uart_.enqueue_input(bytes), 2u);
+  EXPECT_TRUE(in(UART_LSR) & UART_LSR_DR);
+  EXPECT_EQ(in(UART_RX), 'h');
+  EXPECT_EQ(in(UART_RX), 'i');
+  EXPECT_FALSE(in(UART_LSR) & UART_LSR_DR);
+}
+
+TEST_F(Serial8250Test, OutputBytesReachTheSink) {
+  for (char c : std::string("ok\n")) out(UART_TX, static_cast<uint8_t>(c));
+  EXPECT_EQ(output_, "ok\n");
+}
+
+TEST_F(Serial8250Test, EnablingThriRaisesThreInterruptClearedByIirRead) {
+  enable_irqs(UART_IER_THRI);
+  EXPECT_EQ(irq_->raised, 1);
+  EXPECT_EQ(in(UART_IIR) & 0x0f, UART_IIR_THRI);
+  EXPECT_EQ(in(UART_IIR) & 0x0f, UART_IIR_NO_INT);
+}
+
+TEST_F(Serial8250Test, EachThrWriteRaisesAnotherThreInterrupt) {
+  enable_irqs(UART_IER_THRI);
+  in(UART_IIR);
+  out(UART_TX, 'a');
+  EXPECT_EQ(irq_->raised, 2);
+}
+
+TEST_F(Serial8250Test, ReceivedDataTakesPriorityOverThre) {
+  enable_irqs(UART_IER_THRI | UART_IER_RDI);
+  const uint8_t b = 'x';
+  uart_.enqueue_input(std::span(&b, 1));
+  EXPECT_EQ(in(UART_IIR) & 0x0f, UART_IIR_RDI);
+}
+
+TEST_F(Serial8250Test, InputRaisesInterruptWhenRdiEnabled) {
+  enable_irqs(UART_IER_RDI);
+  EXPECT_EQ(irq_->raised, 0);
+  const uint8_t b = 'x';
+  uart_.enqueue_input(std::span(&b, 1));
+  EXPECT_EQ(irq_->raised, 1);
+}
+
+TEST_F(Serial8250Test, NoInterruptWithoutOut2) {
+  out(UART_IER, UART_IER_THRI);
+  EXPECT_EQ(irq_->raised, 0);
+}
+
+TEST_F(Serial8250Test, LoopbackRoutesThrToRbrAndMirrorsModemLines) {
+  out(UART_MCR, UART_MCR_LOOP | UART_MCR_OUT2 | UART_MCR_RTS);
+  out(UART_TX, 0x5a);
+  EXPECT_TRUE(output_.empty());
+  EXPECT_EQ(in(UART_RX), 0x5a);
+  EXPECT_EQ(in(UART_MSR) & 0xf0, UART_MSR_DCD | UART_MSR_CTS);
+}
+
+TEST_F(Serial8250Test, RxFifoIsBoundedAndReportsWhatItTook) {
+  std::vector<uint8_t> lots(Serial8250::kRxCapacity + 10, 'a');
+  EXPECT_EQ(uart_.enqueue_input(lots), Serial8250::kRxCapacity);
+}
+
+TEST_F(Serial8250Test, RandomRegisterTrafficNeverCrashes) {
+  std::mt19937 rng(42);
+  for (int i = 0; i < 100000; ++i) {
+    const uint64_t reg = rng() % 10;  // includes offsets beyond the 8 registers
+    if (rng() & 1) out(reg, static_cast<uint8_t>(rng()));
+    else in(reg);
+  }
+  SUCCEED();
+}
+
+}  // namespace
+}  // namespace franca

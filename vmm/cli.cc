@@ -1,0 +1,160 @@
+// Command-line parsing with Boost.Program_options; one error line per mistake.
+#include "vmm/cli.h"
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+#include <sstream>
+
+#include "vmm/core/log.h"
+#include "vmm/option_parse.h"
+
+namespace po = boost::program_options;
+
+namespace franca {
+namespace {
+
+constexpr const char* kUsage = R"(franca - a small KVM virtual machine monitor for Linux guests
+
+USAGE
+  franca --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--memory SIZE]
+         [--serial stdio|file:PATH|none] [--timeout SECONDS] [--log-level LEVEL]
+
+DESCRIPTION
+  Boots a Linux bzImage on KVM (x86_64) through the 64-bit boot protocol, with an
+  8250 UART on COM1 (ttyS0), ACPI tables (MADT for SMP, HW-reduced power-off),
+  and the guest's console wired to this terminal by default.
+  With stdio serial on a terminal, type Ctrl-A x to quit.
+
+)";
+
+constexpr const char* kExitStatus = R"(
+EXIT STATUS
+  0      the guest powered off (ACPI S5, e.g. `poweroff`)
+  N      the guest wrote byte N to I/O port 0xf4 (the test-exit port), e.g.
+           printf '\003' | dd of=/dev/port bs=1 seek=244 count=1   -> exit 3
+  1      host error (no /dev/kvm, KVM failure, out of memory)
+  2      usage error (bad option, unreadable or invalid kernel/initrd)
+  124    --timeout expired
+  125    the guest reset (reboot, triple fault, or panic with panic=N)
+  128+S  stopped by signal S (SIGINT, SIGTERM); Ctrl-A x exits 130
+
+EXAMPLES
+  franca --kernel /boot/vmlinuz --initrd initrd.img --cmdline "console=ttyS0"
+  franca --kernel bzImage --initrd test.cpio.gz --cpus 2 --memory 1G --timeout 60 \
+         --serial file:console.log
+)";
+
+po::options_description make_options() {
+  po::options_description opts("OPTIONS");
+  opts.add_options()
+      ("kernel", po::value<std::string>()->value_name("PATH"), "Linux bzImage to boot (required)")
+      ("initrd", po::value<std::string>()->value_name("PATH"), "initial ramdisk (cpio, optionally compressed)")
+      ("cmdline", po::value<std::string>()->value_name("STR"), "kernel command line [console=ttyS0 panic=1]")
+      ("cpus", po::value<std::string>()->value_name("N"), "number of vCPUs, 1 to the host's KVM limit [1]")
+      ("memory", po::value<std::string>()->value_name("SIZE"), "guest RAM: 512M, 2G, ... (bare number = MiB) [512M]")
+      ("serial", po::value<std::string>()->value_name("MODE"), "COM1 backend: stdio, file:PATH or none [stdio]")
+      ("timeout", po::value<std::string>()->value_name("SECONDS"), "stop the guest after SECONDS; exit 124")
+      ("log-level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info, warn, error, off [warn]")
+      ("help,h", "print this help and exit")
+      ("version", "print the version and exit");
+  return opts;
+}
+
+Result<void> apply_serial(VmConfig& config, const std::string& value) {
+  if (value == "stdio") config.serial.mode = SerialConfig::Mode::kStdio;
+  else if (value == "none") config.serial.mode = SerialConfig::Mode::kNone;
+  else if (value.starts_with("file:") && value.size() > 5) {
+    config.serial = {SerialConfig::Mode::kFile, value.substr(5)};
+  } else {
+    return usage_error(fmt::format("--serial '{}': expected stdio, file:PATH or none", value));
+  }
+  return {};
+}
+
+Result<unsigned> parse_cpus(const std::string& value) {
+  unsigned long n = 0;
+  size_t used = 0;
+  try {
+    n = std::stoul(value, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != value.size() || value.empty() || value[0] == '-') {
+    return usage_error(fmt::format("--cpus '{}': not a number", value));
+  }
+  if (n == 0 || n > kMaxCpus) return usage_error(fmt::format("--cpus {}: must be between 1 and {}", value, kMaxCpus));
+  return static_cast<unsigned>(n);
+}
+
+Result<double> parse_timeout(const std::string& value) {
+  double seconds = 0;
+  size_t used = 0;
+  try {
+    seconds = std::stod(value, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != value.size() || !(seconds > 0) || seconds > 1e7) {
+    return usage_error(fmt::format("--timeout '{}': expected a positive number of seconds", value));
+  }
+  return seconds;
+}
+
+Result<VmConfig> to_config(const po::variables_map& vm) {
+  VmConfig config;
+  if (!vm.count("kernel")) return usage_error("--kernel PATH is required (see franca --help)");
+  config.kernel = vm["kernel"].as<std::string>();
+  if (vm.count("initrd")) config.initrd = vm["initrd"].as<std::string>();
+  if (vm.count("cmdline")) config.cmdline = vm["cmdline"].as<std::string>();
+  if (vm.count("cpus")) {
+    auto cpus = parse_cpus(vm["cpus"].as<std::string>());
+    if (!cpus) return std::unexpected(cpus.error());
+    config.cpus = *cpus;
+  }
+  if (vm.count("memory")) {
+    auto size = parse_size(vm["memory"].as<std::string>(), "--memory");
+    if (!size) return std::unexpected(size.error());
+    if (*size < kMinMemory) return usage_error(fmt::format("--memory {}: too small, need at least {}M", vm["memory"].as<std::string>(), kMinMemory >> 20));
+    config.memory = *size;
+  }
+  if (vm.count("serial")) {
+    if (auto r = apply_serial(config, vm["serial"].as<std::string>()); !r) return std::unexpected(r.error());
+  }
+  if (vm.count("timeout")) {
+    auto t = parse_timeout(vm["timeout"].as<std::string>());
+    if (!t) return std::unexpected(t.error());
+    config.timeout_seconds = *t;
+  }
+  if (vm.count("log-level")) {
+    const auto& name = vm["log-level"].as<std::string>();
+    auto level = parse_log_level(name);
+    if (!level) return usage_error(fmt::format("--log-level '{}': expected trace, debug, info, warn, error or off", name));
+    config.log_level = *level;
+  }
+  return config;
+}
+
+}  // namespace
+
+Result<CliAction> parse_cli(int argc, const char* const* argv) {
+  const po::options_description opts = make_options();
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return usage_error(fmt::format("{} (see franca --help)", e.what()));
+  }
+  if (vm.count("help")) {
+    std::ostringstream text;
+    text << kUsage << opts << kExitStatus;
+    return ShowText{text.str()};
+  }
+  if (vm.count("version")) return ShowText{"franca " FRANCA_VERSION "\n"};
+  auto config = to_config(vm);
+  if (!config) return std::unexpected(config.error());
+  return *config;
+}
+
+}  // namespace franca

@@ -1,0 +1,35 @@
+// VmConfig: everything the command line decides, validated before any KVM call.
+#pragma once
+
+#include <spdlog/common.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace franca {
+
+inline constexpr uint64_t kMiB = 1ull << 20;
+inline constexpr uint64_t kGiB = 1ull << 30;
+
+struct SerialConfig {
+  enum class Mode { kStdio, kFile, kNone };
+  Mode mode = Mode::kStdio;
+  std::string path;  // for kFile
+};
+
+struct VmConfig {
+  std::string kernel;
+  std::string initrd;  // empty: none
+  std::string cmdline = "console=ttyS0 panic=1";
+  unsigned cpus = 1;
+  uint64_t memory = 512 * kMiB;
+  SerialConfig serial;
+  spdlog::level::level_enum log_level = spdlog::level::warn;
+  std::optional<double> timeout_seconds;
+};
+
+inline constexpr uint64_t kMinMemory = 64 * kMiB;
+inline constexpr unsigned kMaxCpus = 254;  // xAPIC ids, one IOAPIC id reserved
+
+}  // namespace franca

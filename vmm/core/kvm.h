@@ -1,0 +1,112 @@
+// Thin RAII wrappers over the KVM uapi (Documentation/virt/kvm/api.rst): the
+// system fd, a VM fd, and vCPU fds with their shared kvm_run page. Only this
+// file, its .cc and arch/ include <linux/kvm.h>.
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <variant>
+#include <vector>
+
+#include "vmm/core/error.h"
+#include "vmm/core/fd.h"
+
+namespace franca {
+
+class KvmVcpu;
+
+class KvmVm {
+ public:
+  explicit KvmVm(Fd fd, int vcpu_mmap_size) : fd_(std::move(fd)), vcpu_mmap_size_(vcpu_mmap_size) {}
+  int fd() const { return fd_.get(); }
+
+  Result<void> set_tss_addr(uint64_t addr);
+  Result<void> create_irqchip();
+  Result<void> create_pit2();
+  Result<void> set_user_memory_region(uint32_t slot, uint64_t gpa, uint64_t size, void* host);
+  Result<void> irq_line(uint32_t gsi, bool level);
+  Result<void> irqfd(int event_fd, uint32_t gsi, bool deassign = false);
+  Result<void> ioeventfd(int event_fd, uint64_t addr, uint32_t len, bool pio,
+                         std::optional<uint64_t> datamatch, bool deassign = false);
+  Result<KvmVcpu> create_vcpu(uint32_t id);
+
+ private:
+  Fd fd_;
+  int vcpu_mmap_size_;
+};
+
+class Kvm {
+ public:
+  // Opens /dev/kvm (or `path`) and checks the API version and needed capabilities.
+  static Result<Kvm> open(const char* path = "/dev/kvm");
+  int fd() const { return fd_.get(); }
+  int max_vcpus() const;
+  Result<std::vector<kvm_cpuid_entry2>> supported_cpuid() const;
+  Result<KvmVm> create_vm() const;
+
+ private:
+  explicit Kvm(Fd fd) : fd_(std::move(fd)) {}
+  bool has(long capability) const;
+  Fd fd_;
+};
+
+// Decoded vCPU exits, so code outside the wrappers never touches kvm_run.
+namespace vcpu_exit {
+struct Io {
+  bool is_write;
+  uint16_t port;
+  uint8_t size;  // bytes per access
+  uint32_t count;  // > 1 for string I/O
+  std::span<uint8_t> data;  // size * count bytes inside kvm_run
+};
+struct Mmio {
+  bool is_write;
+  uint64_t addr;
+  std::span<uint8_t> data;  // 1..8 bytes inside kvm_run
+};
+struct Shutdown {};  // triple fault
+struct SystemEvent {
+  bool power_off;  // KVM_SYSTEM_EVENT_SHUTDOWN; anything else is a reset or crash
+};
+struct Interrupted {};  // EINTR or KVM_EXIT_INTR: a signal kicked the vCPU
+struct Failed {
+  uint32_t reason;  // KVM_EXIT_* that we do not handle
+  uint64_t detail;
+};
+}  // namespace vcpu_exit
+using VcpuExit = std::variant<vcpu_exit::Io, vcpu_exit::Mmio, vcpu_exit::Shutdown,
+                              vcpu_exit::SystemEvent, vcpu_exit::Interrupted, vcpu_exit::Failed>;
+
+class KvmVcpu {
+ public:
+  KvmVcpu(Fd fd, kvm_run* run, int mmap_size) : fd_(std::move(fd)), run_(run), mmap_size_(mmap_size) {}
+  KvmVcpu(KvmVcpu&& other) noexcept;
+  KvmVcpu& operator=(KvmVcpu&&) = delete;
+  KvmVcpu(const KvmVcpu&) = delete;
+  ~KvmVcpu();
+
+  int fd() const { return fd_.get(); }
+  Result<VcpuExit> run();
+  // Makes the next (or current) KVM_RUN return at once; safe from a signal handler.
+  void set_immediate_exit(bool on) { run_->immediate_exit = on ? 1 : 0; }
+
+  Result<void> get_regs(kvm_regs& regs) const;
+  Result<void> set_regs(const kvm_regs& regs) const;
+  Result<void> get_sregs(kvm_sregs& sregs) const;
+  Result<void> set_sregs(const kvm_sregs& sregs) const;
+  Result<void> set_fpu(const kvm_fpu& fpu) const;
+  Result<void> set_cpuid(std::span<const kvm_cpuid_entry2> entries) const;
+  Result<void> set_msrs(std::span<const kvm_msr_entry> entries) const;
+  Result<void> get_lapic(kvm_lapic_state& lapic) const;
+  Result<void> set_lapic(const kvm_lapic_state& lapic) const;
+
+ private:
+  Fd fd_;
+  kvm_run* run_;
+  int mmap_size_;
+};
+
+}  // namespace franca

@@ -1,0 +1,54 @@
+// franca entry point: parse the command line, build the VM, run it, map the outcome to an exit status.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+#include <variant>
+
+#include "vmm/cli.h"
+#include "vmm/vm.h"
+
+namespace {
+
+int exit_code_for(const franca::Error& error) {
+  return error.kind == franca::ErrorKind::kUsage ? franca::kExitUsage : franca::kExitHostError;
+}
+
+void setup_logging(spdlog::level::level_enum level) {
+  auto logger = spdlog::stderr_color_mt("franca");
+  logger->set_pattern("franca: %^%l%$: %v");
+  logger->set_level(level);
+  spdlog::set_default_logger(logger);
+}
+
+int run(int argc, char** argv) {
+  auto action = franca::parse_cli(argc, argv);
+  if (!action) {
+    std::fprintf(stderr, "franca: %s\n", action.error().message.c_str());
+    return franca::kExitUsage;
+  }
+  if (auto* text = std::get_if<franca::ShowText>(&*action)) {
+    std::fputs(text->text.c_str(), stdout);
+    return 0;
+  }
+  const auto& config = std::get<franca::VmConfig>(*action);
+  setup_logging(config.log_level);
+  auto vm = franca::Vm::create(config);
+  if (!vm) {
+    std::fprintf(stderr, "franca: %s\n", vm.error().message.c_str());
+    return exit_code_for(vm.error());
+  }
+  return (*vm)->run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "franca: internal error: %s\n", e.what());
+    return franca::kExitHostError;
+  }
+}

@@ -1,0 +1,98 @@
+// The vCPU run loop and its exit dispatch.
+#include "vmm/vcpu.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <spdlog/spdlog.h>
+
+#include <variant>
+
+namespace franca {
+namespace {
+
+const int kKickSignal = SIGRTMIN;
+
+void on_kick(int) {}
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+
+}  // namespace
+
+void Vcpu::install_kick_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = on_kick;  // no SA_RESTART: KVM_RUN returns EINTR
+  sigemptyset(&sa.sa_mask);
+  sigaction(kKickSignal, &sa, nullptr);
+}
+
+void Vcpu::start() {
+  thread_ = std::thread([this] {
+    const std::string name = "vcpu" + std::to_string(id_);
+    pthread_setname_np(pthread_self(), name.c_str());
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, kKickSignal);
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    run_loop();
+  });
+}
+
+void Vcpu::stop() {
+  stopping_.store(true);
+  kvm_.set_immediate_exit(true);  // covers a kick that lands before KVM_RUN is entered
+  if (thread_.joinable()) pthread_kill(thread_.native_handle(), kKickSignal);
+}
+
+void Vcpu::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Vcpu::run_loop() {
+  while (!stopping_.load()) {
+    auto exit = kvm_.run();
+    if (!exit) {
+      spdlog::error("vcpu{}: {}", id_, exit.error().message);
+      stop_(StopReason::kError, kExitHostError);
+      return;
+    }
+    std::visit(Overloaded{
+                   [&](const vcpu_exit::Io& io) { handle_io(io); },
+                   [&](const vcpu_exit::Mmio& mmio) {
+                     if (mmio.is_write) mmio_.write(mmio.addr, mmio.data);
+                     else mmio_.read(mmio.addr, mmio.data);
+                   },
+                   [&](const vcpu_exit::Shutdown&) {
+                     spdlog::info("vcpu{}: triple fault, treating as a guest reset", id_);
+                     stop_(StopReason::kReset, kExitGuestReset);
+                   },
+                   [&](const vcpu_exit::SystemEvent& e) {
+                     if (e.power_off) stop_(StopReason::kPowerOff, 0);
+                     else stop_(StopReason::kReset, kExitGuestReset);
+                   },
+                   [&](const vcpu_exit::Interrupted&) {},
+                   [&](const vcpu_exit::Failed& failed) { report_failure(failed); },
+               },
+               *exit);
+  }
+}
+
+void Vcpu::handle_io(const vcpu_exit::Io& io) {
+  for (uint32_t i = 0; i < io.count; ++i) {
+    auto chunk = io.data.subspan(size_t{i} * io.size, io.size);
+    if (io.is_write) pio_.write(io.port, chunk);
+    else pio_.read(io.port, chunk);
+  }
+}
+
+void Vcpu::report_failure(const vcpu_exit::Failed& failed) {
+  kvm_regs regs{};
+  (void)kvm_.get_regs(regs);
+  spdlog::error("vcpu{}: unhandled KVM exit {} (detail {:#x}) at rip {:#x}", id_, failed.reason, failed.detail, regs.rip);
+  stop_(StopReason::kError, kExitHostError);
+}
+
+}  // namespace franca

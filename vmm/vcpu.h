@@ -1,0 +1,44 @@
+// One vCPU thread (`vcpu<N>`): runs KVM_RUN and dispatches port I/O and MMIO
+// exits to the buses; stops when kicked by the Vm (signal + immediate_exit).
+#pragma once
+
+#include <atomic>
+#include <thread>
+
+#include "vmm/core/bus.h"
+#include "vmm/core/kvm.h"
+#include "vmm/core/stop.h"
+
+namespace franca {
+
+class Vcpu {
+ public:
+  Vcpu(unsigned id, KvmVcpu kvm, const Bus& pio, const Bus& mmio, StopFn stop)
+      : id_(id), kvm_(std::move(kvm)), pio_(pio), mmio_(mmio), stop_(std::move(stop)) {}
+  Vcpu(const Vcpu&) = delete;
+  Vcpu& operator=(const Vcpu&) = delete;
+
+  // Installs the (no-op) signal handler used to kick vCPUs out of KVM_RUN. Once per process.
+  static void install_kick_handler();
+
+  KvmVcpu& kvm() { return kvm_; }
+  void start();
+  // Makes the thread leave KVM_RUN and return; safe to call repeatedly.
+  void stop();
+  void join();
+
+ private:
+  void run_loop();
+  void handle_io(const vcpu_exit::Io& io);
+  void report_failure(const vcpu_exit::Failed& failed);
+
+  unsigned id_;
+  KvmVcpu kvm_;
+  const Bus& pio_;
+  const Bus& mmio_;
+  StopFn stop_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;  // joined in join(); never detached
+};
+
+}  // namespace franca

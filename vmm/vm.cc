@@ -1,0 +1,309 @@
+// Vm: build order, run, stop and shutdown order.
+#include "vmm/vm.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <iterator>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "arch/x86_64/boot_cpu.h"
+#include "arch/x86_64/cpuid.h"
+#include "arch/x86_64/layout.h"
+#include "devices/legacy/acpi_pm.h"
+#include "devices/legacy/i8042.h"
+#include "devices/legacy/serial_8250.h"
+#include "devices/legacy/test_exit.h"
+#include "firmware/acpi.h"
+#include "firmware/boot_params.h"
+#include "firmware/bzimage.h"
+#include "vmm/core/log.h"
+#include "vmm/host_terminal.h"
+#include "vmm/host_memory.h"
+
+namespace franca {
+namespace {
+
+// Raises a GSI on the in-kernel irqchip.
+class KvmIrqLine : public IrqLine {
+ public:
+  KvmIrqLine(KvmVm& vm, uint32_t gsi) : vm_(vm), gsi_(gsi) {}
+  void set_level(bool high) override {
+    if (auto r = vm_.irq_line(gsi_, high); !r) FRANCA_WARN_RATELIMITED("irq {}: {}", gsi_, r.error().message);
+  }
+
+ private:
+  KvmVm& vm_;
+  uint32_t gsi_;
+};
+
+// CMOS/RTC index and data ports: reads return 0 so "update in progress" reads clear.
+class ZeroPorts : public BusDevice {
+ public:
+  void read(uint64_t, std::span<uint8_t> data) override { std::fill(data.begin(), data.end(), 0); }
+  void write(uint64_t, std::span<const uint8_t>) override {}
+};
+
+Result<std::vector<uint8_t>> read_file(const std::string& path, const char* flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return usage_error(fmt::format("{} {}: {}", flag, path, std::strerror(errno)));
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return usage_error(fmt::format("{} {}: read error", flag, path));
+  return bytes;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config) {
+  // Inputs first: a bad kernel or size is the user's error whatever the host has.
+  auto image = firmware::load_bzimage_file(config.kernel);
+  if (!image) return std::unexpected(image.error());
+  std::vector<uint8_t> initrd;
+  if (!config.initrd.empty()) {
+    auto bytes = read_file(config.initrd, "--initrd");
+    if (!bytes) return std::unexpected(bytes.error());
+    initrd = std::move(*bytes);
+  }
+  if (auto r = check_memory_fits_host(config.memory); !r) return std::unexpected(r.error());
+
+  auto kvm = Kvm::open();
+  if (!kvm) return std::unexpected(kvm.error());
+  if (config.cpus > static_cast<unsigned>(kvm->max_vcpus())) {
+    return usage_error(fmt::format("--cpus {}: this host's KVM allows at most {}", config.cpus, kvm->max_vcpus()));
+  }
+  auto kvm_vm = kvm->create_vm();
+  if (!kvm_vm) return std::unexpected(kvm_vm.error());
+  std::unique_ptr<Vm> vm(new Vm(config, std::move(*kvm_vm)));
+  for (auto step : {&Vm::setup_memory, &Vm::setup_devices}) {
+    if (auto r = (vm.get()->*step)(); !r) return std::unexpected(r.error());
+  }
+  if (auto r = vm->load_kernel(*image, initrd); !r) return std::unexpected(r.error());
+  if (auto r = vm->setup_vcpus(*kvm); !r) return std::unexpected(r.error());
+  return vm;
+}
+
+Vm::Vm(const VmConfig& config, KvmVm kvm_vm) : config_(config), kvm_vm_(std::move(kvm_vm)) {}
+
+Vm::~Vm() { shutdown(); }
+
+Result<void> Vm::setup_memory() {
+  if (auto r = kvm_vm_.set_tss_addr(x86::kTssAddr); !r) return r;
+  if (auto r = kvm_vm_.create_irqchip(); !r) return r;
+  if (auto r = kvm_vm_.create_pit2(); !r) return r;
+  const auto layout = firmware::guest_ram_layout(config_.memory);
+  auto mem = GuestMemory::map_anonymous(layout);
+  if (!mem) return std::unexpected(mem.error());
+  memory_ = std::move(*mem);
+  uint32_t slot = 0;
+  for (const MemoryRegion& r : memory_.regions()) {
+    if (auto ok = kvm_vm_.set_user_memory_region(slot++, r.gpa, r.size, r.host); !ok) return ok;
+  }
+  spdlog::info("guest RAM: {} MiB in {} region(s)", config_.memory >> 20, memory_.regions().size());
+  return {};
+}
+
+Result<void> Vm::load_kernel(const firmware::BzImage& image, std::span<const uint8_t> initrd) {
+  firmware::AcpiConfig acpi;
+  acpi.cpus = config_.cpus;
+  auto rsdp = firmware::write_acpi_tables(memory_, acpi);
+  if (!rsdp) return std::unexpected(rsdp.error());
+  auto boot = firmware::load_linux(memory_, image, initrd, config_.cmdline, *rsdp);
+  if (!boot) return std::unexpected(boot.error());
+  boot_entry_ = boot->entry;
+  boot_zero_page_ = boot->zero_page;
+  if (auto r = x86::write_boot_tables(memory_); !r) return r;
+  spdlog::info("kernel {} (boot protocol {}.{:02}), initrd {} bytes, cmdline \"{}\"", config_.kernel,
+               image.protocol_version >> 8, image.protocol_version & 0xff, initrd.size(), config_.cmdline);
+  return {};
+}
+
+Result<void> Vm::setup_serial_output() {
+  switch (config_.serial.mode) {
+    case SerialConfig::Mode::kNone:
+      return {};
+    case SerialConfig::Mode::kStdio:
+      serial_out_fd_ = STDOUT_FILENO;
+      return {};
+    case SerialConfig::Mode::kFile: {
+      Fd fd(open(config_.serial.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+      if (!fd.valid()) return usage_error(fmt::format("--serial file:{}: {}", config_.serial.path, std::strerror(errno)));
+      serial_out_fd_ = fd.get();
+      host_fds_.push_back(std::move(fd));
+      return {};
+    }
+  }
+  return {};
+}
+
+Result<void> Vm::setup_devices() {
+  if (auto r = setup_serial_output(); !r) return r;
+  const int out_fd = serial_out_fd_;
+  auto sink = [out_fd](std::span<const uint8_t> bytes) {
+    if (out_fd < 0) return;
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(out_fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // host output gone: drop, the guest must not block on it
+      done += static_cast<size_t>(n);
+    }
+  };
+  serial_ = std::make_shared<Serial8250>(std::make_shared<KvmIrqLine>(kvm_vm_, x86::kCom1Irq), sink);
+  StopFn stop = [this](StopReason reason, int code) { request_stop(reason, code); };
+  struct PortDevice {
+    uint16_t base;
+    uint16_t len;
+    std::shared_ptr<BusDevice> device;
+  };
+  const PortDevice ports[] = {
+      {x86::kCom1Port, 8, serial_},
+      {x86::kI8042DataPort, I8042::kSize, std::make_shared<I8042>(stop)},
+      {0x70, 2, std::make_shared<ZeroPorts>()},  // CMOS/RTC
+      {x86::kAcpiSleepControlPort, AcpiPm::kSize, std::make_shared<AcpiPm>(stop)},
+      {x86::kTestExitPort, 1, std::make_shared<TestExit>(stop)},
+  };
+  for (const PortDevice& p : ports) {
+    if (auto r = pio_bus_.insert(p.base, p.len, p.device); !r) return r;
+  }
+  return {};
+}
+
+Result<void> Vm::setup_vcpus(const Kvm& kvm) {
+  auto supported = kvm.supported_cpuid();
+  if (!supported) return std::unexpected(supported.error());
+  Vcpu::install_kick_handler();
+  StopFn stop = [this](StopReason reason, int code) { request_stop(reason, code); };
+  for (unsigned id = 0; id < config_.cpus; ++id) {
+    auto kvm_vcpu = kvm_vm_.create_vcpu(id);
+    if (!kvm_vcpu) return std::unexpected(kvm_vcpu.error());
+    if (auto r = kvm_vcpu->set_cpuid(x86::cpuid_for_vcpu(*supported, id, config_.cpus)); !r) return r;
+    if (auto r = x86::setup_common_vcpu_state(*kvm_vcpu); !r) return r;
+    if (id == 0) {
+      if (auto r = x86::setup_bsp_registers(*kvm_vcpu, boot_entry_, boot_zero_page_); !r) return r;
+    }
+    vcpus_.push_back(std::make_unique<Vcpu>(id, std::move(*kvm_vcpu), pio_bus_, mmio_bus_, stop));
+  }
+  return {};
+}
+
+Result<void> Vm::setup_host_events() {
+  auto loop = EventLoop::create();
+  if (!loop) return std::unexpected(loop.error());
+  loop_ = std::move(*loop);
+
+  // SIGINT/SIGTERM are blocked in every thread (see run()) and read here.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  Fd sfd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sfd.valid()) return errno_error("signalfd");
+  const int sfd_raw = sfd.get();
+  host_fds_.push_back(std::move(sfd));
+  if (auto r = loop_->add(sfd_raw, EPOLLIN, [this, sfd_raw](uint32_t) {
+        signalfd_siginfo info{};
+        if (::read(sfd_raw, &info, sizeof(info)) == sizeof(info)) {
+          spdlog::info("received signal {}, stopping the guest", info.ssi_signo);
+          request_stop(StopReason::kSignal, 128 + static_cast<int>(info.ssi_signo));
+        }
+      });
+      !r) {
+    return r;
+  }
+  if (config_.timeout_seconds) {
+    if (auto r = add_timeout(*config_.timeout_seconds); !r) return r;
+  }
+  if (config_.serial.mode == SerialConfig::Mode::kStdio) add_stdin_input();
+  return {};
+}
+
+Result<void> Vm::add_timeout(double seconds) {
+  Fd tfd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!tfd.valid()) return errno_error("timerfd_create");
+  itimerspec spec{};
+  spec.it_value.tv_sec = static_cast<time_t>(seconds);
+  spec.it_value.tv_nsec = static_cast<long>(std::fmod(seconds, 1.0) * 1e9);
+  if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+  if (timerfd_settime(tfd.get(), 0, &spec, nullptr) < 0) return errno_error("timerfd_settime");
+  const int raw = tfd.get();
+  host_fds_.push_back(std::move(tfd));
+  return loop_->add(raw, EPOLLIN, [this, seconds](uint32_t) {
+    spdlog::warn("--timeout {}s expired, stopping the guest", seconds);
+    request_stop(StopReason::kTimeout, kExitTimeout);
+  });
+}
+
+void Vm::add_stdin_input() {
+  terminal_ = std::make_unique<RawTerminal>();
+  escape_ = std::make_unique<EscapeFilter>([this] { request_stop(StopReason::kSignal, 130); });
+  const bool interactive = terminal_->active();
+  auto on_input = [this, interactive](uint32_t) {
+    uint8_t buf[256];
+    const ssize_t n = ::read(STDIN_FILENO, buf, sizeof(buf));
+    if (n <= 0) {  // EOF or error: stop listening, the guest keeps running
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) loop_->remove(STDIN_FILENO);
+      return;
+    }
+    std::span<const uint8_t> bytes(buf, static_cast<size_t>(n));
+    if (interactive) {
+      auto filtered = escape_->filter(bytes);
+      serial_->enqueue_input(filtered);
+    } else {
+      serial_->enqueue_input(bytes);
+    }
+  };
+  // epoll refuses regular files and /dev/null; then there is simply no input.
+  if (auto r = loop_->add(STDIN_FILENO, EPOLLIN, on_input); !r) spdlog::debug("serial input disabled: {}", r.error().message);
+}
+
+void Vm::request_stop(StopReason reason, int exit_code) {
+  {
+    std::lock_guard lock(stop_mutex_);
+    if (stop_) return;
+    stop_ = {reason, exit_code};
+  }
+  stop_cv_.notify_all();
+}
+
+int Vm::run() {
+  // Block SIGINT/SIGTERM before any thread starts so only the signalfd sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (auto r = setup_host_events(); !r) {
+    spdlog::error("{}", r.error().message);
+    return kExitHostError;
+  }
+  loop_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "vmm-io");
+    loop_->run();
+  });
+  spdlog::info("starting {} vCPU(s)", vcpus_.size());
+  for (auto& vcpu : vcpus_) vcpu->start();
+  std::unique_lock lock(stop_mutex_);
+  stop_cv_.wait(lock, [this] { return stop_.has_value(); });
+  const int code = stop_->second;
+  lock.unlock();
+  shutdown();
+  spdlog::info("guest stopped, exit status {}", code);
+  return code;
+}
+
+void Vm::shutdown() {
+  for (auto& vcpu : vcpus_) vcpu->stop();
+  for (auto& vcpu : vcpus_) vcpu->join();
+  if (loop_) loop_->stop();
+  if (loop_thread_.joinable()) loop_thread_.join();
+  terminal_.reset();  // restore the terminal before anything else prints
+}
+
+}  // namespace franca

@@ -1,0 +1,78 @@
+// The Vm owns everything a running guest needs and fixes the build and
+// shutdown order (STYLE.md "Threads and ownership"):
+//   build: validate inputs -> KVM VM + irqchip + PIT -> guest RAM -> firmware
+//          (ACPI, kernel, initrd, boot_params) -> devices on buses -> vCPUs
+//   shutdown: stop vCPUs -> stop the I/O loop -> devices -> unmap memory.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "vmm/config.h"
+#include "vmm/core/bus.h"
+#include "vmm/core/event_loop.h"
+#include "vmm/core/guest_memory.h"
+#include "vmm/core/kvm.h"
+#include "vmm/core/stop.h"
+#include "vmm/vcpu.h"
+
+namespace franca {
+
+class Serial8250;
+class RawTerminal;
+class EscapeFilter;
+namespace firmware {
+struct BzImage;
+}
+
+class Vm {
+ public:
+  // Checks the inputs (kernel, initrd, sizes) first so bad input fails before any host access.
+  static Result<std::unique_ptr<Vm>> create(const VmConfig& config);
+  ~Vm();
+
+  // Runs the guest until it stops; returns franca's exit status.
+  int run();
+  // Thread-safe; the first request decides the exit status.
+  void request_stop(StopReason reason, int exit_code);
+
+ private:
+  Vm(const VmConfig& config, KvmVm kvm_vm);
+  Result<void> setup_memory();
+  Result<void> load_kernel(const firmware::BzImage& image, std::span<const uint8_t> initrd);
+  Result<void> setup_serial_output();
+  Result<void> setup_devices();
+  Result<void> setup_vcpus(const Kvm& kvm);
+  Result<void> setup_host_events();
+  Result<void> add_timeout(double seconds);
+  void add_stdin_input();
+  void wait_for_stop();
+  void shutdown();
+
+  VmConfig config_;
+  KvmVm kvm_vm_;
+  GuestMemory memory_;
+  Bus pio_bus_{"pio"};
+  Bus mmio_bus_{"mmio"};
+  std::unique_ptr<EventLoop> loop_;
+  std::thread loop_thread_;
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  std::shared_ptr<Serial8250> serial_;
+  int serial_out_fd_ = -1;
+  uint64_t boot_entry_ = 0;
+  uint64_t boot_zero_page_ = 0;
+  std::unique_ptr<RawTerminal> terminal_;
+  std::unique_ptr<EscapeFilter> escape_;
+  std::vector<Fd> host_fds_;  // signalfd, timerfd, serial output file
+
+  std::mutex stop_mutex_;
+  std::condition_variable stop_cv_;
+  std::optional<std::pair<StopReason, int>> stop_;
+};
+
+}  // namespace franca
