@@ -86,8 +86,23 @@ Bytes mmio_device_aml(size_t index, const AcpiMmioDevice& dev) {
   });
 }
 
+// COM1. Hardware-reduced ACPI makes Linux drop the legacy PIC and with it the
+// identity ISA IRQ mappings, so the UART's IRQ 4 reaches the IOAPIC only when
+// the port is described here (8250_pnp then requests GSI 4 through ACPI).
+Bytes com1_aml() {
+  return aml::device("COM1", {
+      aml::name("_HID", aml::eisa_id("PNP0501")),
+      aml::name("_UID", aml::integer(1)),
+      aml::name("_CRS", aml::resource_template({
+          aml::io_port(x86::kCom1Port, 8),
+          aml::interrupt(x86::kCom1Irq, /*edge=*/true),
+      })),
+  });
+}
+
 Bytes build_dsdt(const AcpiConfig& config) {
   std::vector<Bytes> sb = config.extra_sb_terms;
+  sb.push_back(com1_aml());
   for (size_t i = 0; i < config.mmio_devices.size(); ++i) sb.push_back(mmio_device_aml(i, config.mmio_devices[i]));
   Bytes b = header("DSDT", 2);
   const Bytes body = aml::concat({

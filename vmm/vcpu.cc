@@ -68,10 +68,12 @@ void Vcpu::run_loop() {
                    [&](const vcpu_exit::Shutdown&) {
                      spdlog::info("vcpu{}: triple fault, treating as a guest reset", id_);
                      stop_(StopReason::kReset, kExitGuestReset);
+                     stopping_.store(true);  // KVM has re-INITed the vCPU: never run it again
                    },
                    [&](const vcpu_exit::SystemEvent& e) {
                      if (e.power_off) stop_(StopReason::kPowerOff, 0);
                      else stop_(StopReason::kReset, kExitGuestReset);
+                     stopping_.store(true);
                    },
                    [&](const vcpu_exit::Interrupted&) {},
                    [&](const vcpu_exit::Failed& failed) { report_failure(failed); },
@@ -83,8 +85,8 @@ void Vcpu::run_loop() {
 void Vcpu::handle_io(const vcpu_exit::Io& io) {
   for (uint32_t i = 0; i < io.count; ++i) {
     auto chunk = io.data.subspan(size_t{i} * io.size, io.size);
-    if (io.is_write) pio_.write(io.port, chunk);
-    else pio_.read(io.port, chunk);
+    const bool claimed = io.is_write ? pio_.write(io.port, chunk) : pio_.read(io.port, chunk);
+    if (!claimed) spdlog::trace("vcpu{}: unclaimed port {} {:#x}", id_, io.is_write ? "write" : "read", io.port);
   }
 }
 
@@ -93,6 +95,7 @@ void Vcpu::report_failure(const vcpu_exit::Failed& failed) {
   (void)kvm_.get_regs(regs);
   spdlog::error("vcpu{}: unhandled KVM exit {} (detail {:#x}) at rip {:#x}", id_, failed.reason, failed.detail, regs.rip);
   stop_(StopReason::kError, kExitHostError);
+  stopping_.store(true);
 }
 
 }  // namespace franca

@@ -24,6 +24,7 @@
 #include "firmware/acpi.h"
 #include "firmware/boot_params.h"
 #include "firmware/bzimage.h"
+#include "firmware/reset_vector.h"
 #include "vmm/core/log.h"
 #include "vmm/host_terminal.h"
 #include "vmm/host_memory.h"
@@ -119,6 +120,7 @@ Result<void> Vm::load_kernel(const firmware::BzImage& image, std::span<const uin
   boot_entry_ = boot->entry;
   boot_zero_page_ = boot->zero_page;
   if (auto r = x86::write_boot_tables(memory_); !r) return r;
+  if (auto r = firmware::write_reset_vector(memory_); !r) return r;
   spdlog::info("kernel {} (boot protocol {}.{:02}), initrd {} bytes, cmdline \"{}\"", config_.kernel,
                image.protocol_version >> 8, image.protocol_version & 0xff, initrd.size(), config_.cmdline);
   return {};
@@ -234,7 +236,9 @@ Result<void> Vm::add_timeout(double seconds) {
   if (timerfd_settime(tfd.get(), 0, &spec, nullptr) < 0) return errno_error("timerfd_settime");
   const int raw = tfd.get();
   host_fds_.push_back(std::move(tfd));
-  return loop_->add(raw, EPOLLIN, [this, seconds](uint32_t) {
+  return loop_->add(raw, EPOLLIN, [this, raw, seconds](uint32_t) {
+    uint64_t expirations;
+    if (::read(raw, &expirations, sizeof(expirations)) != sizeof(expirations)) return;
     spdlog::warn("--timeout {}s expired, stopping the guest", seconds);
     request_stop(StopReason::kTimeout, kExitTimeout);
   });
@@ -291,11 +295,20 @@ int Vm::run() {
   for (auto& vcpu : vcpus_) vcpu->start();
   std::unique_lock lock(stop_mutex_);
   stop_cv_.wait(lock, [this] { return stop_.has_value(); });
-  const int code = stop_->second;
+  const auto [reason, code] = *stop_;
   lock.unlock();
   shutdown();
+  if (reason == StopReason::kTimeout) log_vcpu_positions();
   spdlog::info("guest stopped, exit status {}", code);
   return code;
+}
+
+// Where each vCPU was when a hung guest was stopped: the first clue a user needs.
+void Vm::log_vcpu_positions() {
+  for (size_t i = 0; i < vcpus_.size(); ++i) {
+    kvm_regs regs{};
+    if (vcpus_[i]->kvm().get_regs(regs)) spdlog::warn("vcpu{} was at rip {:#x}", i, regs.rip);
+  }
 }
 
 void Vm::shutdown() {

@@ -53,6 +53,7 @@ class Vm {
   void add_stdin_input();
   void wait_for_stop();
   void shutdown();
+  void log_vcpu_positions();
 
   VmConfig config_;
   KvmVm kvm_vm_;

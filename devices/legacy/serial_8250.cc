@@ -14,14 +14,11 @@ constexpr uint8_t kIirFifoBits = 0xc0;
 
 void Serial8250::read(uint64_t offset, std::span<uint8_t> data) {
   if (data.empty()) return;
-  bool raise = false;
   {
     std::lock_guard lock(mutex_);
     data[0] = read_register(offset);
-    update_irq_locked(raise);
   }
   for (size_t i = 1; i < data.size(); ++i) data[i] = 0;
-  if (raise) irq_->pulse();
 }
 
 void Serial8250::write(uint64_t offset, std::span<const uint8_t> data) {
@@ -31,7 +28,13 @@ void Serial8250::write(uint64_t offset, std::span<const uint8_t> data) {
   {
     std::lock_guard lock(mutex_);
     out = write_register(offset, data[0]);
-    update_irq_locked(raise);
+    // The interrupt is an edge on the ISA line (IOAPIC pin 4): send one for every
+    // write that (re)creates the condition, as a 16550 re-asserts THRE whenever
+    // the transmitter is idle. An edge lost while the guest had the pin masked
+    // is thus re-sent by the next THR/IER/MCR write.
+    const bool dlab = lcr_ & UART_LCR_DLAB;
+    const bool may_raise = offset == UART_MCR || (!dlab && (offset == UART_TX || offset == UART_IER));
+    raise = may_raise && irq_pending_locked();
   }
   if (out && sink_) sink_(std::span<const uint8_t>(&*out, 1));
   if (raise) irq_->pulse();
@@ -43,7 +46,7 @@ size_t Serial8250::enqueue_input(std::span<const uint8_t> bytes) {
   {
     std::lock_guard lock(mutex_);
     while (taken < bytes.size() && rx_.size() < kRxCapacity) rx_.push_back(bytes[taken++]);
-    update_irq_locked(raise);
+    raise = taken > 0 && irq_pending_locked();
   }
   if (raise) irq_->pulse();
   return taken;
@@ -134,11 +137,9 @@ uint8_t Serial8250::interrupt_id() const {
   return UART_IIR_NO_INT;
 }
 
-void Serial8250::update_irq_locked(bool& raise) {
+bool Serial8250::irq_pending_locked() const {
   // On a PC, OUT2 gates the UART's interrupt onto the ISA bus.
-  const bool pending = interrupt_id() != UART_IIR_NO_INT && (mcr_ & UART_MCR_OUT2) && !(mcr_ & UART_MCR_LOOP);
-  raise = pending && !irq_asserted_;
-  irq_asserted_ = pending;
+  return interrupt_id() != UART_IIR_NO_INT && (mcr_ & UART_MCR_OUT2) && !(mcr_ & UART_MCR_LOOP);
 }
 
 }  // namespace franca

@@ -36,8 +36,8 @@ class Serial8250 : public BusDevice {
   // Returns a byte to send to the sink, if the write produced output.
   std::optional<uint8_t> write_register(uint64_t offset, uint8_t value);
   uint8_t interrupt_id() const;
-  // Pulses the IRQ when an interrupt is pending and was not before (edge).
-  void update_irq_locked(bool& raise);
+  // True when an interrupt condition is pending and OUT2 lets it reach the bus.
+  bool irq_pending_locked() const;
 
   std::shared_ptr<IrqLine> irq_;
   Sink sink_;
@@ -46,7 +46,6 @@ class Serial8250 : public BusDevice {
   uint8_t ier_ = 0, lcr_ = 0, mcr_ = 0, scr_ = 0, dll_ = 0x0c, dlm_ = 0, fcr_ = 0;
   uint8_t msr_ = 0xb0;  // DCD, DSR, CTS: a cable is attached
   bool thr_empty_pending_ = false;  // THRE interrupt until IIR read or THR write
-  bool irq_asserted_ = false;
 };
 
 }  // namespace franca

@@ -83,6 +83,22 @@ TEST_F(Serial8250Test, EachThrWriteRaisesAnotherThreInterrupt) {
   EXPECT_EQ(irq_->raised, 2);
 }
 
+// Regression: an edge lost while the guest had the pin masked left the UART
+// "asserted" forever and userspace console output stalled.
+TEST_F(Serial8250Test, UnacknowledgedThreIsSignalledAgainOnTheNextThrWrite) {
+  enable_irqs(UART_IER_THRI);
+  out(UART_TX, 'a');  // no IIR read in between: the first edge went unanswered
+  out(UART_TX, 'b');
+  EXPECT_EQ(irq_->raised, 3);
+}
+
+TEST_F(Serial8250Test, SettingOut2WithAPendingInterruptSignalsIt) {
+  out(UART_IER, UART_IER_THRI);
+  EXPECT_EQ(irq_->raised, 0);
+  out(UART_MCR, UART_MCR_OUT2);
+  EXPECT_EQ(irq_->raised, 1);
+}
+
 TEST_F(Serial8250Test, ReceivedDataTakesPriorityOverThre) {
   enable_irqs(UART_IER_THRI | UART_IER_RDI);
   const uint8_t b = 'x';

@@ -267,3 +267,27 @@ TEST(LoadLinux, ZeroPageOutsideTheHeaderIsClean) {
 
 }  // namespace
 }  // namespace franca::firmware
+
+// The reset vector stub: a guest that jumps to F000:FFF0 asks the i8042 for a reset.
+#include "firmware/reset_vector.h"
+
+namespace franca::firmware {
+namespace {
+
+TEST(ResetVector, StubPulsesTheI8042ResetLine) {
+  std::vector<uint8_t> ram(1 << 20);
+  const std::vector<MemoryRegion> regions{{0, ram.size(), ram.data()}};
+  const GuestMemory mem = GuestMemory::over(regions);
+  ASSERT_TRUE(write_reset_vector(mem));
+  const std::vector<uint8_t> expected{0xb0, 0xfe, 0xe6, 0x64};
+  EXPECT_TRUE(std::equal(expected.begin(), expected.end(), ram.begin() + kResetVectorAddr));
+}
+
+TEST(ResetVector, FailsWithoutRamThere) {
+  std::vector<uint8_t> ram(0x1000);
+  const std::vector<MemoryRegion> regions{{0, ram.size(), ram.data()}};
+  EXPECT_FALSE(write_reset_vector(GuestMemory::over(regions)));
+}
+
+}  // namespace
+}  // namespace franca::firmware
