@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Bad user input: franca prints exactly one "franca: ..." line naming the input,
+# exits 2 (usage) or 1 (host), and never crashes. Needs no KVM.
+# usage: bad_input.sh FRANCA_BIN KERNEL
+set -uo pipefail
+franca=$1 kernel=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+head -c 600 "$kernel" >"$work/truncated"
+yes 'not a kernel at all' | head -c 8192 >"$work/text"
+python_free_old_protocol() {  # a bzImage header claiming boot protocol 2.06
+  cp "$kernel" "$work/old"
+  printf '\x06\x02' | dd of="$work/old" bs=1 seek=$((0x206)) conv=notrunc 2>/dev/null
+}
+python_free_old_protocol
+head -c $((300 << 20)) /dev/zero >"$work/big-initrd" 2>/dev/null || truncate -s 300M "$work/big-initrd"
+failures=0
+# expect STATUS PATTERN ARGS...: runs franca, checks status, one line, and the pattern.
+expect() {
+  local want=$1 pattern=$2; shift 2
+  local out rc
+  out=$("$franca" "$@" 2>&1 </dev/null); rc=$?
+  local lines; lines=$(printf '%s\n' "$out" | grep -c .)
+  if [[ $rc -ne $want || $lines -ne 1 || $out != *"$pattern"* || $out != franca:* ]]; then
+    echo "FAIL: franca $* -> status $rc (want $want), output: $out"
+    failures=$((failures + 1))
+  else
+    echo "ok: status $rc: $out"
+  fi
+}
+expect 2 "--kernel PATH is required" --memory 256M
+expect 2 "No such file or directory" --kernel "$work/missing"
+expect 2 "Is a directory" --kernel "$work"
+expect 2 "not a bzImage" --kernel "$work/text"
+expect 2 "truncated" --kernel "$work/truncated"
+expect 2 "boot protocol 2.06 too old" --kernel "$work/old"
+expect 2 "--initrd" --kernel "$kernel" --initrd "$work/missing"
+expect 2 "--memory" --kernel "$kernel" --memory lots
+expect 2 "too small" --kernel "$kernel" --memory 8M
+expect 2 "more than this host" --kernel "$kernel" --memory 64T
+expect 2 "--cpus" --kernel "$kernel" --cpus 0
+expect 2 "--cpus" --kernel "$kernel" --cpus 100000
+expect 2 "--serial" --kernel "$kernel" --serial bogus
+expect 2 "unrecognised option" --kernel "$kernel" --bogus
+if [[ ! -e /dev/kvm ]]; then
+  expect 1 "/dev/kvm: not present" --kernel "$kernel" --memory 128M
+fi
+if [[ -c /dev/kvm ]]; then  # these need KVM to get past the host checks
+  expect 2 "does not fit" --kernel "$kernel" --initrd "$work/big-initrd" --memory 256M
+  expect 2 "--cpus" --kernel "$kernel" --cpus 254 --memory 128M
+fi
+exit $((failures > 0))
