@@ -35,9 +35,9 @@ Bytes header(std::string_view signature, uint8_t revision) {
   b[8] = revision;
   std::memcpy(b.data() + 10, "FRANCA", 6);
   std::memcpy(b.data() + 16, "FRANCAVM", 8);
-  put(b, 24, 1, 4);                   // OEM revision
+  put(b, 24, 1, 4);                       // OEM revision
   std::memcpy(b.data() + 28, "FRCA", 4);  // creator id
-  put(b, 32, 1, 4);                   // creator revision
+  put(b, 32, 1, 4);                       // creator revision
   return b;
 }
 
@@ -60,7 +60,7 @@ void put_io_gas(Bytes& b, size_t offset, uint16_t port) {
 Bytes build_fadt(uint64_t dsdt_addr) {
   Bytes b = header("FACP", kFadtRevision);
   b.resize(276, 0);
-  put(b, 40, dsdt_addr, 4);  // DSDT (32-bit)
+  put(b, 40, dsdt_addr, 4);                             // DSDT (32-bit)
   put(b, 109, kBootArchNoVga | kBootArchNoCmosRtc, 2);  // IAPC_BOOT_ARCH: no 8042 flag -> no i8042 probe
   put(b, 112, kFadtHwReduced | kFadtResetRegSup, 4);
   put_io_gas(b, 116, x86::kAcpiResetPort);
@@ -75,15 +75,17 @@ Bytes build_fadt(uint64_t dsdt_addr) {
 
 Bytes mmio_device_aml(size_t index, const AcpiMmioDevice& dev) {
   const std::string name = fmt::format("V{:03X}", index & 0xfff);
-  return aml::device(name, {
-      aml::name("_HID", aml::string("LNRO0005")),
-      aml::name("_UID", aml::integer(index)),
-      aml::name("_CCA", aml::integer(1)),  // cache-coherent DMA
-      aml::name("_CRS", aml::resource_template({
-          aml::memory32_fixed(static_cast<uint32_t>(dev.base), static_cast<uint32_t>(dev.size)),
-          aml::interrupt(dev.gsi, /*edge=*/true),
-      })),
-  });
+  return aml::device(
+      name,
+      {
+          aml::name("_HID", aml::string("LNRO0005")),
+          aml::name("_UID", aml::integer(index)),
+          aml::name("_CCA", aml::integer(1)),  // cache-coherent DMA
+          aml::name("_CRS", aml::resource_template({
+                                aml::memory32_fixed(static_cast<uint32_t>(dev.base), static_cast<uint32_t>(dev.size)),
+                                aml::interrupt(dev.gsi, /*edge=*/true),
+                            })),
+      });
 }
 
 // COM1. Hardware-reduced ACPI makes Linux drop the legacy PIC and with it the
@@ -91,13 +93,13 @@ Bytes mmio_device_aml(size_t index, const AcpiMmioDevice& dev) {
 // the port is described here (8250_pnp then requests GSI 4 through ACPI).
 Bytes com1_aml() {
   return aml::device("COM1", {
-      aml::name("_HID", aml::eisa_id("PNP0501")),
-      aml::name("_UID", aml::integer(1)),
-      aml::name("_CRS", aml::resource_template({
-          aml::io_port(x86::kCom1Port, 8),
-          aml::interrupt(x86::kCom1Irq, /*edge=*/true),
-      })),
-  });
+                                 aml::name("_HID", aml::eisa_id("PNP0501")),
+                                 aml::name("_UID", aml::integer(1)),
+                                 aml::name("_CRS", aml::resource_template({
+                                                       aml::io_port(x86::kCom1Port, 8),
+                                                       aml::interrupt(x86::kCom1Irq, /*edge=*/true),
+                                                   })),
+                             });
 }
 
 Bytes build_dsdt(const AcpiConfig& config) {
@@ -117,14 +119,14 @@ Bytes build_dsdt(const AcpiConfig& config) {
 Bytes build_madt(unsigned cpus) {
   Bytes b = header("APIC", 5);
   append(b, x86::kLapicAddr, 4);
-  append(b, 1, 4);  // PCAT_COMPAT: dual 8259s present
+  append(b, 1, 4);                       // PCAT_COMPAT: dual 8259s present
   for (unsigned i = 0; i < cpus; ++i) {  // Processor Local APIC (type 0)
     b.insert(b.end(), {0, 8, static_cast<uint8_t>(i), static_cast<uint8_t>(i)});
     append(b, 1, 4);  // enabled
   }
   b.insert(b.end(), {1, 12, static_cast<uint8_t>(cpus), 0});  // I/O APIC (type 1), id after the CPUs
   append(b, x86::kIoapicAddr, 4);
-  append(b, 0, 4);  // GSI base
+  append(b, 0, 4);                           // GSI base
   b.insert(b.end(), {4, 6, 0xff, 0, 0, 1});  // Local APIC NMI: all processors, LINT1
   return finish(std::move(b));
 }
@@ -168,8 +170,9 @@ AcpiBlob build_acpi_tables(const AcpiConfig& config, uint64_t base) {
   const uint64_t madt_addr = align16(fadt_addr + fadt.size());
   const uint64_t xsdt_addr = align16(madt_addr + madt.size());
   const Bytes xsdt = build_xsdt({fadt_addr, madt_addr});
-  return AcpiBlob{rsdp_addr,
-                  {{rsdp_addr, build_rsdp(xsdt_addr)}, {xsdt_addr, xsdt}, {fadt_addr, fadt}, {dsdt_addr, dsdt}, {madt_addr, madt}}};
+  return AcpiBlob{
+      rsdp_addr,
+      {{rsdp_addr, build_rsdp(xsdt_addr)}, {xsdt_addr, xsdt}, {fadt_addr, fadt}, {dsdt_addr, dsdt}, {madt_addr, madt}}};
 }
 
 Result<uint64_t> write_acpi_tables(const GuestMemory& mem, const AcpiConfig& config) {

@@ -5,9 +5,9 @@ namespace franca::firmware::aml {
 namespace {
 
 constexpr uint8_t kZeroOp = 0x00, kOneOp = 0x01, kNameOp = 0x08, kBytePrefix = 0x0a, kWordPrefix = 0x0b,
-                  kDWordPrefix = 0x0c, kStringPrefix = 0x0d, kQWordPrefix = 0x0e, kScopeOp = 0x10,
-                  kBufferOp = 0x11, kPackageOp = 0x12, kExtOpPrefix = 0x5b, kDeviceOp = 0x82,
-                  kRootChar = 0x5c, kDualNamePrefix = 0x2e, kMultiNamePrefix = 0x2f;
+                  kDWordPrefix = 0x0c, kStringPrefix = 0x0d, kQWordPrefix = 0x0e, kScopeOp = 0x10, kBufferOp = 0x11,
+                  kPackageOp = 0x12, kExtOpPrefix = 0x5b, kDeviceOp = 0x82, kRootChar = 0x5c, kDualNamePrefix = 0x2e,
+                  kMultiNamePrefix = 0x2f;
 
 void put_le(Bytes& out, uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(value >> (8 * i)));
@@ -28,11 +28,11 @@ Bytes address_space(uint8_t tag, uint8_t type, uint8_t type_flags, int width, ui
   out.push_back(type);
   out.push_back(0x0c);  // general flags: MinFixed, MaxFixed, producer
   out.push_back(type_flags);
-  put_le(out, 0, width);                // granularity
-  put_le(out, min, width);              // range minimum
-  put_le(out, max, width);              // range maximum
-  put_le(out, 0, width);                // translation offset
-  put_le(out, max - min + 1, width);    // length
+  put_le(out, 0, width);              // granularity
+  put_le(out, min, width);            // range minimum
+  put_le(out, max, width);            // range maximum
+  put_le(out, 0, width);              // translation offset
+  put_le(out, max - min + 1, width);  // length
   return out;
 }
 
@@ -78,10 +78,14 @@ Bytes integer(uint64_t value) {
   Bytes out;
   if (value == 0) return {kZeroOp};
   if (value == 1) return {kOneOp};
-  if (value <= 0xff) out = {kBytePrefix}, put_le(out, value, 1);
-  else if (value <= 0xffff) out = {kWordPrefix}, put_le(out, value, 2);
-  else if (value <= 0xffffffff) out = {kDWordPrefix}, put_le(out, value, 4);
-  else out = {kQWordPrefix}, put_le(out, value, 8);
+  if (value <= 0xff)
+    out = {kBytePrefix}, put_le(out, value, 1);
+  else if (value <= 0xffff)
+    out = {kWordPrefix}, put_le(out, value, 2);
+  else if (value <= 0xffffffff)
+    out = {kDWordPrefix}, put_le(out, value, 4);
+  else
+    out = {kQWordPrefix}, put_le(out, value, 8);
   return out;
 }
 
@@ -133,8 +137,8 @@ Bytes eisa_id(std::string_view id) {
     const char c = id[i];
     return static_cast<uint32_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
   };
-  const uint32_t be = (letter(0) << 26) | (letter(1) << 21) | (letter(2) << 16) | (hex(3) << 12) |
-                      (hex(4) << 8) | (hex(5) << 4) | hex(6);
+  const uint32_t be = (letter(0) << 26) | (letter(1) << 21) | (letter(2) << 16) | (hex(3) << 12) | (hex(4) << 8) |
+                      (hex(5) << 4) | hex(6);
   return integer(__builtin_bswap32(be));
 }
 

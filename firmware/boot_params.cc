@@ -55,10 +55,10 @@ Result<uint64_t> load_kernel(const GuestMemory& mem, const BzImage& image) {
   const uint64_t end = kernel_end(image);
   const uint64_t low_end = low_ram_end(mem);
   if (end > low_end) {
-    return usage_error(fmt::format(
-        "--memory too small for this kernel: it needs {} MiB of RAM to decompress (up to {:#x}), "
-        "the guest has {} MiB",
-        mib_ceil(end), end, low_end >> 20));
+    return usage_error(
+        fmt::format("--memory too small for this kernel: it needs {} MiB of RAM to decompress (up to {:#x}), "
+                    "the guest has {} MiB",
+                    mib_ceil(end), end, low_end >> 20));
   }
   if (!mem.write(kKernelLoadAddr, image.payload())) return host_error("cannot write the kernel to guest RAM");
   return end;
@@ -85,10 +85,10 @@ Result<uint64_t> load_initrd(const GuestMemory& mem, const BzImage& image, std::
   const uint64_t size = initrd.size();
   const uint64_t addr = size <= limit ? align_down(limit - size, kPageSize) : 0;
   if (size > limit || addr < lowest) {
-    return usage_error(fmt::format(
-        "--initrd ({} bytes) does not fit between the kernel's end at {:#x} and {:#x} "
-        "(initrd_addr_max or the end of RAM below 3 GiB); raise --memory",
-        size, lowest, limit));
+    return usage_error(
+        fmt::format("--initrd ({} bytes) does not fit between the kernel's end at {:#x} and {:#x} "
+                    "(initrd_addr_max or the end of RAM below 3 GiB); raise --memory",
+                    size, lowest, limit));
   }
   if (!mem.write(addr, initrd)) return host_error("cannot write the initrd to guest RAM");
   return addr;

@@ -18,12 +18,12 @@
 namespace franca::firmware {
 namespace {
 
-constexpr size_t kHeaderStart = offsetof(boot_params, hdr);                       // 0x1f1
-constexpr size_t kHeaderLimit = offsetof(boot_params, edd_mbr_sig_buffer);        // 0x290
+constexpr size_t kHeaderStart = offsetof(boot_params, hdr);                           // 0x1f1
+constexpr size_t kHeaderLimit = offsetof(boot_params, edd_mbr_sig_buffer);            // 0x290
 constexpr size_t kBootFlagOffset = kHeaderStart + offsetof(setup_header, boot_flag);  // 0x1fe
-constexpr size_t kJumpOffset = kHeaderStart + offsetof(setup_header, jump) + 1;    // 0x201
-constexpr size_t kMagicOffset = kHeaderStart + offsetof(setup_header, header);     // 0x202
-constexpr size_t kVersionOffset = kHeaderStart + offsetof(setup_header, version);  // 0x206
+constexpr size_t kJumpOffset = kHeaderStart + offsetof(setup_header, jump) + 1;       // 0x201
+constexpr size_t kMagicOffset = kHeaderStart + offsetof(setup_header, header);        // 0x202
+constexpr size_t kVersionOffset = kHeaderStart + offsetof(setup_header, version);     // 0x206
 // Every field read here (through init_size, protocol 2.10) must lie in the header.
 constexpr size_t kMinHeaderEnd = kHeaderStart + offsetof(setup_header, handover_offset);  // 0x264
 constexpr uint16_t kBootFlag = 0xaa55;
@@ -54,8 +54,8 @@ Result<void> check_identity(std::span<const uint8_t> bytes) {
   }
   const auto version = load_le<uint16_t>(bytes, kVersionOffset);
   if (version < kMinBootProtocol) {
-    return usage_error(fmt::format("boot protocol {} too old, need {}", protocol_string(version),
-                                   protocol_string(kMinBootProtocol)));
+    return usage_error(
+        fmt::format("boot protocol {} too old, need {}", protocol_string(version), protocol_string(kMinBootProtocol)));
   }
   return {};
 }

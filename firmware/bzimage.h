@@ -22,12 +22,12 @@ struct BzImage {
   uint8_t loadflags = 0;
   uint16_t xloadflags = 0;
   bool relocatable = false;
-  uint32_t init_size = 0;         // bytes the kernel needs from where it runs
-  uint64_t pref_address = 0;      // where it runs (decompresses) if loaded lower
+  uint32_t init_size = 0;     // bytes the kernel needs from where it runs
+  uint64_t pref_address = 0;  // where it runs (decompresses) if loaded lower
   uint32_t kernel_alignment = 0;
-  uint32_t initrd_addr_max = 0;   // highest address the initrd may occupy
-  uint32_t cmdline_size = 0;      // longest command line, NUL excluded
-  uint32_t syssize = 0;           // protected-mode kernel size in 16-byte units
+  uint32_t initrd_addr_max = 0;       // highest address the initrd may occupy
+  uint32_t cmdline_size = 0;          // longest command line, NUL excluded
+  uint32_t syssize = 0;               // protected-mode kernel size in 16-byte units
   std::vector<uint8_t> setup_header;  // file bytes [0x1f1, header end): copy to the zero page
   uint64_t payload_offset = 0;        // file offset of the protected-mode kernel
   std::vector<uint8_t> file;

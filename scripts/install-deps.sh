@@ -3,7 +3,7 @@
 # Idempotent; skips apt-get when everything is already present.
 set -euo pipefail
 packages=(
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config git clang-format
   libboost-program-options-dev libspdlog-dev libfmt-dev libgtest-dev linux-libc-dev
   qemu-system-x86 busybox-static cpio kmod zstd xz-utils e2fsprogs acpica-tools
 )

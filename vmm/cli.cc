@@ -1,8 +1,8 @@
 // Command-line parsing with Boost.Program_options; one error line per mistake.
 #include "vmm/cli.h"
 
-#include <boost/program_options.hpp>
 #include <fmt/format.h>
+#include <boost/program_options.hpp>
 
 #include <sstream>
 
@@ -47,23 +47,23 @@ EXAMPLES
 
 po::options_description make_options() {
   po::options_description opts("OPTIONS");
-  opts.add_options()
-      ("kernel", po::value<std::string>()->value_name("PATH"), "Linux bzImage to boot (required)")
-      ("initrd", po::value<std::string>()->value_name("PATH"), "initial ramdisk (cpio, optionally compressed)")
-      ("cmdline", po::value<std::string>()->value_name("STR"), "kernel command line [console=ttyS0 panic=1]")
-      ("cpus", po::value<std::string>()->value_name("N"), "number of vCPUs, 1 to the host's KVM limit [1]")
-      ("memory", po::value<std::string>()->value_name("SIZE"), "guest RAM: 512M, 2G, ... (bare number = MiB) [512M]")
-      ("serial", po::value<std::string>()->value_name("MODE"), "COM1 backend: stdio, file:PATH or none [stdio]")
-      ("timeout", po::value<std::string>()->value_name("SECONDS"), "stop the guest after SECONDS; exit 124")
-      ("log-level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info, warn, error, off [warn]")
-      ("help,h", "print this help and exit")
-      ("version", "print the version and exit");
+  opts.add_options()("kernel", po::value<std::string>()->value_name("PATH"), "Linux bzImage to boot (required)")(
+      "initrd", po::value<std::string>()->value_name("PATH"), "initial ramdisk (cpio, optionally compressed)")(
+      "cmdline", po::value<std::string>()->value_name("STR"), "kernel command line [console=ttyS0 panic=1]")(
+      "cpus", po::value<std::string>()->value_name("N"), "number of vCPUs, 1 to the host's KVM limit [1]")(
+      "memory", po::value<std::string>()->value_name("SIZE"), "guest RAM: 512M, 2G, ... (bare number = MiB) [512M]")(
+      "serial", po::value<std::string>()->value_name("MODE"), "COM1 backend: stdio, file:PATH or none [stdio]")(
+      "timeout", po::value<std::string>()->value_name("SECONDS"), "stop the guest after SECONDS; exit 124")(
+      "log-level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info, warn, error, off [warn]")(
+      "help,h", "print this help and exit")("version", "print the version and exit");
   return opts;
 }
 
 Result<void> apply_serial(VmConfig& config, const std::string& value) {
-  if (value == "stdio") config.serial.mode = SerialConfig::Mode::kStdio;
-  else if (value == "none") config.serial.mode = SerialConfig::Mode::kNone;
+  if (value == "stdio")
+    config.serial.mode = SerialConfig::Mode::kStdio;
+  else if (value == "none")
+    config.serial.mode = SerialConfig::Mode::kNone;
   else if (value.starts_with("file:") && value.size() > 5) {
     config.serial = {SerialConfig::Mode::kFile, value.substr(5)};
   } else {
@@ -115,7 +115,9 @@ Result<VmConfig> to_config(const po::variables_map& vm) {
   if (vm.count("memory")) {
     auto size = parse_size(vm["memory"].as<std::string>(), "--memory");
     if (!size) return std::unexpected(size.error());
-    if (*size < kMinMemory) return usage_error(fmt::format("--memory {}: too small, need at least {}M", vm["memory"].as<std::string>(), kMinMemory >> 20));
+    if (*size < kMinMemory)
+      return usage_error(
+          fmt::format("--memory {}: too small, need at least {}M", vm["memory"].as<std::string>(), kMinMemory >> 20));
     config.memory = *size;
   }
   if (vm.count("serial")) {
@@ -129,7 +131,8 @@ Result<VmConfig> to_config(const po::variables_map& vm) {
   if (vm.count("log-level")) {
     const auto& name = vm["log-level"].as<std::string>();
     auto level = parse_log_level(name);
-    if (!level) return usage_error(fmt::format("--log-level '{}': expected trace, debug, info, warn, error or off", name));
+    if (!level)
+      return usage_error(fmt::format("--log-level '{}': expected trace, debug, info, warn, error or off", name));
     config.log_level = *level;
   }
   return config;

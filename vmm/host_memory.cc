@@ -19,7 +19,8 @@ Result<void> check_memory_fits_host(uint64_t guest_ram) {
   }
   if (total_kib == 0) return {};  // cannot tell: let mmap decide
   if (guest_ram / 1024 > total_kib) {
-    return usage_error(fmt::format("--memory {}M: more than this host's RAM and swap ({}M)", guest_ram >> 20, total_kib >> 10));
+    return usage_error(
+        fmt::format("--memory {}M: more than this host's RAM and swap ({}M)", guest_ram >> 20, total_kib >> 10));
   }
   return {};
 }

@@ -1,8 +1,8 @@
 // Size and key=value option parsing with one-line errors naming the flag.
 #include "vmm/option_parse.h"
 
-#include <charconv>
 #include <cctype>
+#include <charconv>
 
 #include <fmt/format.h>
 
@@ -18,14 +18,21 @@ Result<uint64_t> parse_size(std::string_view text, std::string_view flag) {
   }
   std::string suffix(ptr, end);
   for (char& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (suffix.ends_with("IB")) suffix.resize(suffix.size() - 2);
-  else if (suffix.size() == 2 && suffix.ends_with("B")) suffix.resize(1);
+  if (suffix.ends_with("IB"))
+    suffix.resize(suffix.size() - 2);
+  else if (suffix.size() == 2 && suffix.ends_with("B"))
+    suffix.resize(1);
   int shift;
-  if (suffix.empty() || suffix == "M") shift = 20;
-  else if (suffix == "K") shift = 10;
-  else if (suffix == "G") shift = 30;
-  else if (suffix == "T") shift = 40;
-  else return usage_error(fmt::format("{} '{}': unknown unit '{}' (use K, M, G or T)", flag, text, std::string(ptr, end)));
+  if (suffix.empty() || suffix == "M")
+    shift = 20;
+  else if (suffix == "K")
+    shift = 10;
+  else if (suffix == "G")
+    shift = 30;
+  else if (suffix == "T")
+    shift = 40;
+  else
+    return usage_error(fmt::format("{} '{}': unknown unit '{}' (use K, M, G or T)", flag, text, std::string(ptr, end)));
   if (value > (UINT64_MAX >> shift)) return usage_error(fmt::format("{} '{}': too large", flag, text));
   return value << shift;
 }

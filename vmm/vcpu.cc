@@ -62,8 +62,10 @@ void Vcpu::run_loop() {
     std::visit(Overloaded{
                    [&](const vcpu_exit::Io& io) { handle_io(io); },
                    [&](const vcpu_exit::Mmio& mmio) {
-                     if (mmio.is_write) mmio_.write(mmio.addr, mmio.data);
-                     else mmio_.read(mmio.addr, mmio.data);
+                     if (mmio.is_write)
+                       mmio_.write(mmio.addr, mmio.data);
+                     else
+                       mmio_.read(mmio.addr, mmio.data);
                    },
                    [&](const vcpu_exit::Shutdown&) {
                      spdlog::info("vcpu{}: triple fault, treating as a guest reset", id_);
@@ -71,8 +73,10 @@ void Vcpu::run_loop() {
                      stopping_.store(true);  // KVM has re-INITed the vCPU: never run it again
                    },
                    [&](const vcpu_exit::SystemEvent& e) {
-                     if (e.power_off) stop_(StopReason::kPowerOff, 0);
-                     else stop_(StopReason::kReset, kExitGuestReset);
+                     if (e.power_off)
+                       stop_(StopReason::kPowerOff, 0);
+                     else
+                       stop_(StopReason::kReset, kExitGuestReset);
                      stopping_.store(true);
                    },
                    [&](const vcpu_exit::Interrupted&) {},
@@ -93,7 +97,8 @@ void Vcpu::handle_io(const vcpu_exit::Io& io) {
 void Vcpu::report_failure(const vcpu_exit::Failed& failed) {
   kvm_regs regs{};
   (void)kvm_.get_regs(regs);
-  spdlog::error("vcpu{}: unhandled KVM exit {} (detail {:#x}) at rip {:#x}", id_, failed.reason, failed.detail, regs.rip);
+  spdlog::error("vcpu{}: unhandled KVM exit {} (detail {:#x}) at rip {:#x}", id_, failed.reason, failed.detail,
+                regs.rip);
   stop_(StopReason::kError, kExitHostError);
   stopping_.store(true);
 }

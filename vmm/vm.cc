@@ -26,8 +26,8 @@
 #include "firmware/bzimage.h"
 #include "firmware/reset_vector.h"
 #include "vmm/core/log.h"
-#include "vmm/host_terminal.h"
 #include "vmm/host_memory.h"
+#include "vmm/host_terminal.h"
 
 namespace franca {
 namespace {
@@ -135,7 +135,8 @@ Result<void> Vm::setup_serial_output() {
       return {};
     case SerialConfig::Mode::kFile: {
       Fd fd(open(config_.serial.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-      if (!fd.valid()) return usage_error(fmt::format("--serial file:{}: {}", config_.serial.path, std::strerror(errno)));
+      if (!fd.valid())
+        return usage_error(fmt::format("--serial file:{}: {}", config_.serial.path, std::strerror(errno)));
       serial_out_fd_ = fd.get();
       host_fds_.push_back(std::move(fd));
       return {};
@@ -209,13 +210,14 @@ Result<void> Vm::setup_host_events() {
   if (!sfd.valid()) return errno_error("signalfd");
   const int sfd_raw = sfd.get();
   host_fds_.push_back(std::move(sfd));
-  if (auto r = loop_->add(sfd_raw, EPOLLIN, [this, sfd_raw](uint32_t) {
-        signalfd_siginfo info{};
-        if (::read(sfd_raw, &info, sizeof(info)) == sizeof(info)) {
-          spdlog::info("received signal {}, stopping the guest", info.ssi_signo);
-          request_stop(StopReason::kSignal, 128 + static_cast<int>(info.ssi_signo));
-        }
-      });
+  if (auto r = loop_->add(sfd_raw, EPOLLIN,
+                          [this, sfd_raw](uint32_t) {
+                            signalfd_siginfo info{};
+                            if (::read(sfd_raw, &info, sizeof(info)) == sizeof(info)) {
+                              spdlog::info("received signal {}, stopping the guest", info.ssi_signo);
+                              request_stop(StopReason::kSignal, 128 + static_cast<int>(info.ssi_signo));
+                            }
+                          });
       !r) {
     return r;
   }
@@ -264,7 +266,8 @@ void Vm::add_stdin_input() {
     }
   };
   // epoll refuses regular files and /dev/null; then there is simply no input.
-  if (auto r = loop_->add(STDIN_FILENO, EPOLLIN, on_input); !r) spdlog::debug("serial input disabled: {}", r.error().message);
+  if (auto r = loop_->add(STDIN_FILENO, EPOLLIN, on_input); !r)
+    spdlog::debug("serial input disabled: {}", r.error().message);
 }
 
 void Vm::request_stop(StopReason reason, int exit_code) {

@@ -83,16 +83,16 @@ Result<void> setup_bsp_registers(const KvmVcpu& vcpu, uint64_t entry, uint64_t z
 
 Result<void> setup_common_vcpu_state(const KvmVcpu& vcpu) {
   const std::array<kvm_msr_entry, 10> msrs = {{
-      {0x174, 0, 0},         // IA32_SYSENTER_CS
-      {0x175, 0, 0},         // IA32_SYSENTER_ESP
-      {0x176, 0, 0},         // IA32_SYSENTER_EIP
-      {0xc0000081, 0, 0},    // STAR
-      {0xc0000082, 0, 0},    // LSTAR
-      {0xc0000083, 0, 0},    // CSTAR
-      {0xc0000084, 0, 0},    // SYSCALL_MASK
-      {0xc0000102, 0, 0},    // KERNEL_GS_BASE
-      {0x1a0, 0, 1},         // IA32_MISC_ENABLE: fast strings
-      {0x2ff, 0, 0x806},     // MTRRdefType: MTRRs on, default write-back
+      {0x174, 0, 0},       // IA32_SYSENTER_CS
+      {0x175, 0, 0},       // IA32_SYSENTER_ESP
+      {0x176, 0, 0},       // IA32_SYSENTER_EIP
+      {0xc0000081, 0, 0},  // STAR
+      {0xc0000082, 0, 0},  // LSTAR
+      {0xc0000083, 0, 0},  // CSTAR
+      {0xc0000084, 0, 0},  // SYSCALL_MASK
+      {0xc0000102, 0, 0},  // KERNEL_GS_BASE
+      {0x1a0, 0, 1},       // IA32_MISC_ENABLE: fast strings
+      {0x2ff, 0, 0x806},   // MTRRdefType: MTRRs on, default write-back
   }};
   if (auto r = vcpu.set_msrs(msrs); !r) return r;
 

@@ -77,10 +77,9 @@ uint8_t Serial8250::read_register(uint64_t offset) {
       return UART_LSR_TEMT | UART_LSR_THRE | (rx_.empty() ? 0 : UART_LSR_DR);
     case UART_MSR:
       if (mcr_ & UART_MCR_LOOP) {  // loopback: DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD
-        return static_cast<uint8_t>(((mcr_ & UART_MCR_DTR) ? UART_MSR_DSR : 0) |
-                                    ((mcr_ & UART_MCR_RTS) ? UART_MSR_CTS : 0) |
-                                    ((mcr_ & UART_MCR_OUT1) ? UART_MSR_RI : 0) |
-                                    ((mcr_ & UART_MCR_OUT2) ? UART_MSR_DCD : 0));
+        return static_cast<uint8_t>(
+            ((mcr_ & UART_MCR_DTR) ? UART_MSR_DSR : 0) | ((mcr_ & UART_MCR_RTS) ? UART_MSR_CTS : 0) |
+            ((mcr_ & UART_MCR_OUT1) ? UART_MSR_RI : 0) | ((mcr_ & UART_MCR_OUT2) ? UART_MSR_DCD : 0));
       }
       return msr_;
     case UART_SCR:

@@ -44,7 +44,7 @@ class Serial8250 : public BusDevice {
   std::mutex mutex_;
   std::deque<uint8_t> rx_;
   uint8_t ier_ = 0, lcr_ = 0, mcr_ = 0, scr_ = 0, dll_ = 0x0c, dlm_ = 0, fcr_ = 0;
-  uint8_t msr_ = 0xb0;  // DCD, DSR, CTS: a cable is attached
+  uint8_t msr_ = 0xb0;              // DCD, DSR, CTS: a cable is attached
   bool thr_empty_pending_ = false;  // THRE interrupt until IIR read or THR write
 };
 

@@ -1,8 +1,8 @@
 // Address-range dispatch for the port-I/O and MMIO buses.
 #include "vmm/core/bus.h"
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 #include <mutex>
 
 namespace franca {

@@ -6,9 +6,9 @@
 
 #include <functional>
 #include <map>
-#include <vector>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "vmm/core/error.h"
 #include "vmm/core/fd.h"

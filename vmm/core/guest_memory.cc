@@ -11,8 +11,7 @@ Result<GuestMemory> GuestMemory::map_anonymous(std::span<const MemoryRegion> lay
   GuestMemory mem;
   mem.owned_ = true;
   for (const MemoryRegion& r : layout) {
-    void* p = mmap(nullptr, r.size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p = mmap(nullptr, r.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return errno_error("cannot map guest memory");
     madvise(p, r.size, MADV_MERGEABLE);
     mem.regions_.push_back({r.gpa, r.size, static_cast<uint8_t*>(p)});

@@ -48,16 +48,19 @@ Result<Kvm> Kvm::open(const char* path) {
   Fd fd(::open(path, O_RDWR | O_CLOEXEC));
   if (!fd.valid()) {
     const int err = errno;
-    if (err == ENOENT) return host_error(fmt::format("{}: not present (is KVM enabled on this host? try tests/harness/run-on-kvm.sh)", path));
+    if (err == ENOENT)
+      return host_error(
+          fmt::format("{}: not present (is KVM enabled on this host? try tests/harness/run-on-kvm.sh)", path));
     if (err == EACCES) return host_error(fmt::format("{}: permission denied (add yourself to the 'kvm' group)", path));
     errno = err;
     return errno_error(path);
   }
   const int version = ioctl(fd.get(), KVM_GET_API_VERSION, 0);
-  if (version != KVM_API_VERSION) return host_error(fmt::format("{}: KVM API version {} (need {})", path, version, KVM_API_VERSION));
+  if (version != KVM_API_VERSION)
+    return host_error(fmt::format("{}: KVM API version {} (need {})", path, version, KVM_API_VERSION));
   Kvm kvm(std::move(fd));
-  for (long cap : {KVM_CAP_IRQCHIP, KVM_CAP_IRQFD, KVM_CAP_IOEVENTFD, KVM_CAP_PIT2,
-                   KVM_CAP_SET_TSS_ADDR, KVM_CAP_EXT_CPUID, KVM_CAP_USER_MEMORY, KVM_CAP_IMMEDIATE_EXIT}) {
+  for (long cap : {KVM_CAP_IRQCHIP, KVM_CAP_IRQFD, KVM_CAP_IOEVENTFD, KVM_CAP_PIT2, KVM_CAP_SET_TSS_ADDR,
+                   KVM_CAP_EXT_CPUID, KVM_CAP_USER_MEMORY, KVM_CAP_IMMEDIATE_EXIT}) {
     if (!kvm.has(cap)) return host_error(fmt::format("{}: KVM lacks capability {}", path, cap));
   }
   return kvm;
@@ -133,8 +136,8 @@ Result<void> KvmVm::irqfd(int event_fd, uint32_t gsi, bool deassign) {
   return check(ioctl(fd_.get(), KVM_IRQFD, &request), "KVM_IRQFD");
 }
 
-Result<void> KvmVm::ioeventfd(int event_fd, uint64_t addr, uint32_t len, bool pio,
-                              std::optional<uint64_t> datamatch, bool deassign) {
+Result<void> KvmVm::ioeventfd(int event_fd, uint64_t addr, uint32_t len, bool pio, std::optional<uint64_t> datamatch,
+                              bool deassign) {
   kvm_ioeventfd request{};
   request.fd = event_fd;
   request.addr = addr;
@@ -170,7 +173,8 @@ Result<VcpuExit> KvmVcpu::run() {
     case KVM_EXIT_IO: {
       const auto& io = run_->io;
       const uint64_t bytes = uint64_t{io.size} * io.count;
-      if (io.data_offset + bytes > static_cast<uint64_t>(mmap_size_)) return vcpu_exit::Failed{KVM_EXIT_IO, io.data_offset};
+      if (io.data_offset + bytes > static_cast<uint64_t>(mmap_size_))
+        return vcpu_exit::Failed{KVM_EXIT_IO, io.data_offset};
       return vcpu_exit::Io{io.direction == KVM_EXIT_IO_OUT, io.port, io.size, io.count,
                            std::span<uint8_t>(base + io.data_offset, bytes)};
     }
@@ -194,13 +198,27 @@ Result<VcpuExit> KvmVcpu::run() {
   }
 }
 
-Result<void> KvmVcpu::get_regs(kvm_regs& regs) const { return check(ioctl(fd_.get(), KVM_GET_REGS, &regs), "KVM_GET_REGS"); }
-Result<void> KvmVcpu::set_regs(const kvm_regs& regs) const { return check(ioctl(fd_.get(), KVM_SET_REGS, &regs), "KVM_SET_REGS"); }
-Result<void> KvmVcpu::get_sregs(kvm_sregs& sregs) const { return check(ioctl(fd_.get(), KVM_GET_SREGS, &sregs), "KVM_GET_SREGS"); }
-Result<void> KvmVcpu::set_sregs(const kvm_sregs& sregs) const { return check(ioctl(fd_.get(), KVM_SET_SREGS, &sregs), "KVM_SET_SREGS"); }
-Result<void> KvmVcpu::set_fpu(const kvm_fpu& fpu) const { return check(ioctl(fd_.get(), KVM_SET_FPU, &fpu), "KVM_SET_FPU"); }
-Result<void> KvmVcpu::get_lapic(kvm_lapic_state& lapic) const { return check(ioctl(fd_.get(), KVM_GET_LAPIC, &lapic), "KVM_GET_LAPIC"); }
-Result<void> KvmVcpu::set_lapic(const kvm_lapic_state& lapic) const { return check(ioctl(fd_.get(), KVM_SET_LAPIC, &lapic), "KVM_SET_LAPIC"); }
+Result<void> KvmVcpu::get_regs(kvm_regs& regs) const {
+  return check(ioctl(fd_.get(), KVM_GET_REGS, &regs), "KVM_GET_REGS");
+}
+Result<void> KvmVcpu::set_regs(const kvm_regs& regs) const {
+  return check(ioctl(fd_.get(), KVM_SET_REGS, &regs), "KVM_SET_REGS");
+}
+Result<void> KvmVcpu::get_sregs(kvm_sregs& sregs) const {
+  return check(ioctl(fd_.get(), KVM_GET_SREGS, &sregs), "KVM_GET_SREGS");
+}
+Result<void> KvmVcpu::set_sregs(const kvm_sregs& sregs) const {
+  return check(ioctl(fd_.get(), KVM_SET_SREGS, &sregs), "KVM_SET_SREGS");
+}
+Result<void> KvmVcpu::set_fpu(const kvm_fpu& fpu) const {
+  return check(ioctl(fd_.get(), KVM_SET_FPU, &fpu), "KVM_SET_FPU");
+}
+Result<void> KvmVcpu::get_lapic(kvm_lapic_state& lapic) const {
+  return check(ioctl(fd_.get(), KVM_GET_LAPIC, &lapic), "KVM_GET_LAPIC");
+}
+Result<void> KvmVcpu::set_lapic(const kvm_lapic_state& lapic) const {
+  return check(ioctl(fd_.get(), KVM_SET_LAPIC, &lapic), "KVM_SET_LAPIC");
+}
 
 Result<void> KvmVcpu::set_cpuid(std::span<const kvm_cpuid_entry2> entries) const {
   auto buf = flex_buffer(static_cast<uint32_t>(entries.size()), entries);
@@ -212,7 +230,8 @@ Result<void> KvmVcpu::set_msrs(std::span<const kvm_msr_entry> entries) const {
   const int n = ioctl(fd_.get(), kSetMsrs, buf.data());
   if (n < 0) return errno_error("KVM_SET_MSRS");
   if (static_cast<size_t>(n) != entries.size()) {
-    return host_error(fmt::format("KVM_SET_MSRS: only {} of {} MSRs set (first rejected: {:#x})", n, entries.size(), entries[n].index));
+    return host_error(fmt::format("KVM_SET_MSRS: only {} of {} MSRs set (first rejected: {:#x})", n, entries.size(),
+                                  entries[n].index));
   }
   return {};
 }

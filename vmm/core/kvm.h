@@ -29,8 +29,8 @@ class KvmVm {
   Result<void> set_user_memory_region(uint32_t slot, uint64_t gpa, uint64_t size, void* host);
   Result<void> irq_line(uint32_t gsi, bool level);
   Result<void> irqfd(int event_fd, uint32_t gsi, bool deassign = false);
-  Result<void> ioeventfd(int event_fd, uint64_t addr, uint32_t len, bool pio,
-                         std::optional<uint64_t> datamatch, bool deassign = false);
+  Result<void> ioeventfd(int event_fd, uint64_t addr, uint32_t len, bool pio, std::optional<uint64_t> datamatch,
+                         bool deassign = false);
   Result<KvmVcpu> create_vcpu(uint32_t id);
 
  private:
@@ -58,8 +58,8 @@ namespace vcpu_exit {
 struct Io {
   bool is_write;
   uint16_t port;
-  uint8_t size;  // bytes per access
-  uint32_t count;  // > 1 for string I/O
+  uint8_t size;             // bytes per access
+  uint32_t count;           // > 1 for string I/O
   std::span<uint8_t> data;  // size * count bytes inside kvm_run
 };
 struct Mmio {
@@ -77,8 +77,8 @@ struct Failed {
   uint64_t detail;
 };
 }  // namespace vcpu_exit
-using VcpuExit = std::variant<vcpu_exit::Io, vcpu_exit::Mmio, vcpu_exit::Shutdown,
-                              vcpu_exit::SystemEvent, vcpu_exit::Interrupted, vcpu_exit::Failed>;
+using VcpuExit = std::variant<vcpu_exit::Io, vcpu_exit::Mmio, vcpu_exit::Shutdown, vcpu_exit::SystemEvent,
+                              vcpu_exit::Interrupted, vcpu_exit::Failed>;
 
 class KvmVcpu {
  public:

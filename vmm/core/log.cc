@@ -14,8 +14,9 @@ std::optional<spdlog::level::level_enum> parse_log_level(std::string_view name) 
 }
 
 bool RateLimit::allow() {
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count();
   if (emitted_.fetch_add(1, std::memory_order_relaxed) < burst_) return true;
   int64_t last = last_ms_.load(std::memory_order_relaxed);
   if (now - last >= interval_.count() && last_ms_.compare_exchange_strong(last, now)) return true;

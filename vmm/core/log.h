@@ -33,8 +33,8 @@ class RateLimit {
 }  // namespace franca
 
 // Logs a guest-triggerable warning at most `burst` times, then once per interval.
-#define FRANCA_WARN_RATELIMITED(...)                      \
-  do {                                                    \
-    static ::franca::RateLimit franca_rate_limit_;        \
+#define FRANCA_WARN_RATELIMITED(...)                           \
+  do {                                                         \
+    static ::franca::RateLimit franca_rate_limit_;             \
     if (franca_rate_limit_.allow()) spdlog::warn(__VA_ARGS__); \
   } while (0)

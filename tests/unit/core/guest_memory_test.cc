@@ -12,7 +12,8 @@ class GuestMemoryTest : public ::testing::Test {
  protected:
   std::vector<uint8_t> low_ = std::vector<uint8_t>(0x1000);
   std::vector<uint8_t> high_ = std::vector<uint8_t>(0x1000);
-  GuestMemory mem_ = GuestMemory::over(std::vector<MemoryRegion>{{0, 0x1000, low_.data()}, {0x10000, 0x1000, high_.data()}});
+  GuestMemory mem_ =
+      GuestMemory::over(std::vector<MemoryRegion>{{0, 0x1000, low_.data()}, {0x10000, 0x1000, high_.data()}});
 };
 
 TEST_F(GuestMemoryTest, RoundTripsAnObject) {

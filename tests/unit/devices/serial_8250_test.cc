@@ -51,17 +51,15 @@ TEST_F(Serial8250Test, IerKeepsOnlyFourBits) {
   EXPECT_EQ(in(UART_IER), 0x0f);
 }
 
-TEST_F(Serial8250Test, IdleLineStatusShowsTransmitterEmpty) {
-  EXPECT_EQ(in(UART_LSR), UART_LSR_THRE | UART_LSR_TEMT);
-}
+TEST_F(Serial8250Test, IdleLineStatusShowsTransmitterEmpty) { EXPECT_EQ(in(UART_LSR), UART_LSR_THRE | UART_LSR_TEMT); }
 
 TEST_F(Serial8250Test, InputSetsDataReadyAndIsReadInOrder) {
   const uint8_t bytes[] = {'h', 'i'};
   EXPECT_EQ(uart_.enqueue_input(bytes), 2u);
-  EXPECT_TRUE(in(UART_LSR) & UART_LSR_DR);
+  EXPECT_TRUE(in(UART_LSR)&UART_LSR_DR);
   EXPECT_EQ(in(UART_RX), 'h');
   EXPECT_EQ(in(UART_RX), 'i');
-  EXPECT_FALSE(in(UART_LSR) & UART_LSR_DR);
+  EXPECT_FALSE(in(UART_LSR)&UART_LSR_DR);
 }
 
 TEST_F(Serial8250Test, OutputBytesReachTheSink) {
@@ -72,8 +70,8 @@ TEST_F(Serial8250Test, OutputBytesReachTheSink) {
 TEST_F(Serial8250Test, EnablingThriRaisesThreInterruptClearedByIirRead) {
   enable_irqs(UART_IER_THRI);
   EXPECT_EQ(irq_->raised, 1);
-  EXPECT_EQ(in(UART_IIR) & 0x0f, UART_IIR_THRI);
-  EXPECT_EQ(in(UART_IIR) & 0x0f, UART_IIR_NO_INT);
+  EXPECT_EQ(in(UART_IIR)&0x0f, UART_IIR_THRI);
+  EXPECT_EQ(in(UART_IIR)&0x0f, UART_IIR_NO_INT);
 }
 
 TEST_F(Serial8250Test, EachThrWriteRaisesAnotherThreInterrupt) {
@@ -103,7 +101,7 @@ TEST_F(Serial8250Test, ReceivedDataTakesPriorityOverThre) {
   enable_irqs(UART_IER_THRI | UART_IER_RDI);
   const uint8_t b = 'x';
   uart_.enqueue_input(std::span(&b, 1));
-  EXPECT_EQ(in(UART_IIR) & 0x0f, UART_IIR_RDI);
+  EXPECT_EQ(in(UART_IIR)&0x0f, UART_IIR_RDI);
 }
 
 TEST_F(Serial8250Test, InputRaisesInterruptWhenRdiEnabled) {
@@ -124,7 +122,7 @@ TEST_F(Serial8250Test, LoopbackRoutesThrToRbrAndMirrorsModemLines) {
   out(UART_TX, 0x5a);
   EXPECT_TRUE(output_.empty());
   EXPECT_EQ(in(UART_RX), 0x5a);
-  EXPECT_EQ(in(UART_MSR) & 0xf0, UART_MSR_DCD | UART_MSR_CTS);
+  EXPECT_EQ(in(UART_MSR)&0xf0, UART_MSR_DCD | UART_MSR_CTS);
 }
 
 TEST_F(Serial8250Test, RxFifoIsBoundedAndReportsWhatItTook) {
@@ -136,8 +134,10 @@ TEST_F(Serial8250Test, RandomRegisterTrafficNeverCrashes) {
   std::mt19937 rng(42);
   for (int i = 0; i < 100000; ++i) {
     const uint64_t reg = rng() % 10;  // includes offsets beyond the 8 registers
-    if (rng() & 1) out(reg, static_cast<uint8_t>(rng()));
-    else in(reg);
+    if (rng() & 1)
+      out(reg, static_cast<uint8_t>(rng()));
+    else
+      in(reg);
   }
   SUCCEED();
 }

@@ -4,14 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <unistd.h>
-#include <algorithm>
-#include <iterator>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace franca::firmware {
@@ -77,12 +77,12 @@ TEST(Acpi, FadtIsHardwareReducedWithSleepAndResetRegisters) {
   const AcpiBlob blob = build_acpi_tables(config(1), kBase);
   const AcpiTable& fadt = blob.tables[2];
   ASSERT_EQ(sig(fadt), "FACP");
-  EXPECT_TRUE(le(fadt.bytes, 112, 4) & (1u << 20));     // HW_REDUCED_ACPI
-  EXPECT_EQ(fadt.bytes[244], 1);                         // sleep control: system I/O
+  EXPECT_TRUE(le(fadt.bytes, 112, 4) & (1u << 20));  // HW_REDUCED_ACPI
+  EXPECT_EQ(fadt.bytes[244], 1);                     // sleep control: system I/O
   EXPECT_EQ(le(fadt.bytes, 248, 8), 0x3c0u);
-  EXPECT_EQ(le(fadt.bytes, 260, 8), 0x3c1u);             // sleep status
-  EXPECT_EQ(le(fadt.bytes, 120, 8), 0x3c2u);             // reset register
-  EXPECT_EQ(le(fadt.bytes, 109, 2) & 2, 0u);             // no 8042 flag: Linux skips i8042 probing
+  EXPECT_EQ(le(fadt.bytes, 260, 8), 0x3c1u);  // sleep status
+  EXPECT_EQ(le(fadt.bytes, 120, 8), 0x3c2u);  // reset register
+  EXPECT_EQ(le(fadt.bytes, 109, 2) & 2, 0u);  // no 8042 flag: Linux skips i8042 probing
 }
 
 class MadtTest : public ::testing::TestWithParam<unsigned> {};
@@ -119,7 +119,9 @@ TEST(Acpi, DsdtHasS5AndOneVirtioMmioDevicePerConfiguredDevice) {
   EXPECT_TRUE(contains(dsdt.bytes, "_S5_"));
   size_t count = 0;
   const std::string hid = "LNRO0005";
-  for (auto it = dsdt.bytes.begin(); (it = std::search(it, dsdt.bytes.end(), hid.begin(), hid.end())) != dsdt.bytes.end(); ++it) ++count;
+  for (auto it = dsdt.bytes.begin();
+       (it = std::search(it, dsdt.bytes.end(), hid.begin(), hid.end())) != dsdt.bytes.end(); ++it)
+    ++count;
   EXPECT_EQ(count, 3u);
 }
 
@@ -165,7 +167,8 @@ TEST(Acpi, TablesDisassembleCleanlyWithIasl) {
     const std::string name = sig(t);
     const auto path = dir / (name + ".dat");
     std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size());
-    const std::string cmd = "cd " + dir.string() + " && iasl -d " + path.filename().string() + " > " + name + ".log 2>&1";
+    const std::string cmd =
+        "cd " + dir.string() + " && iasl -d " + path.filename().string() + " > " + name + ".log 2>&1";
     EXPECT_EQ(std::system(cmd.c_str()), 0) << name;
     std::ifstream log(dir / (name + ".log"));
     const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());

@@ -53,8 +53,9 @@ BzImage synthetic_image(uint32_t initrd_addr_max = 0x7fffffff) {
 Result<BzImage> load_test_kernel() {
   const char* path = std::getenv("FRANCA_TEST_KERNEL");
   if (!path) {
-    return usage_error("FRANCA_TEST_KERNEL is not set: point it at a bzImage (scripts/fetch-kernel.sh puts "
-                       "the Debian kernel at ${FRANCA_CACHE:-build/cache}/kernel/vmlinuz)");
+    return usage_error(
+        "FRANCA_TEST_KERNEL is not set: point it at a bzImage (scripts/fetch-kernel.sh puts "
+        "the Debian kernel at ${FRANCA_CACHE:-build/cache}/kernel/vmlinuz)");
   }
   return load_bzimage_file(path);
 }
@@ -70,7 +71,9 @@ class HeapGuest {
     return value;
   }
   template <class T>
-  T zero_page(uint64_t offset) const { return at<T>(x86::kZeroPageAddr + offset); }
+  T zero_page(uint64_t offset) const {
+    return at<T>(x86::kZeroPageAddr + offset);
+  }
   const GuestMemory& memory() const { return mem_; }
   const std::vector<uint8_t>& bytes() const { return ram_; }
 
@@ -169,14 +172,14 @@ TEST(LoadLinux, FillsTheZeroPageForTheStockKernel) {
   EXPECT_EQ(boot->zero_page, x86::kZeroPageAddr);
   const auto payload = image->payload();
   EXPECT_EQ(std::memcmp(guest.bytes().data() + x86::kKernelLoadAddr, payload.data(), payload.size()), 0);
-  EXPECT_EQ(guest.zero_page<uint16_t>(0x1fe), 0xaa55);          // setup header copied
-  EXPECT_EQ(guest.zero_page<uint32_t>(0x202), 0x53726448u);     // "HdrS"
-  EXPECT_EQ(guest.zero_page<uint8_t>(0x210), 0xff);             // type_of_loader
-  EXPECT_EQ(guest.zero_page<uint8_t>(0x211) & 0x1, 0x1);        // LOADED_HIGH
+  EXPECT_EQ(guest.zero_page<uint16_t>(0x1fe), 0xaa55);       // setup header copied
+  EXPECT_EQ(guest.zero_page<uint32_t>(0x202), 0x53726448u);  // "HdrS"
+  EXPECT_EQ(guest.zero_page<uint8_t>(0x210), 0xff);          // type_of_loader
+  EXPECT_EQ(guest.zero_page<uint8_t>(0x211) & 0x1, 0x1);     // LOADED_HIGH
   EXPECT_EQ(guest.zero_page<uint32_t>(0x228), x86::kCmdlineAddr);
   EXPECT_STREQ(reinterpret_cast<const char*>(guest.bytes().data() + x86::kCmdlineAddr), "console=ttyS0 panic=1");
-  EXPECT_EQ(guest.zero_page<uint64_t>(0x70), 0xe0000u);         // acpi_rsdp_addr
-  EXPECT_EQ(guest.zero_page<uint8_t>(0x1e8), 3);                // e820_entries
+  EXPECT_EQ(guest.zero_page<uint64_t>(0x70), 0xe0000u);                  // acpi_rsdp_addr
+  EXPECT_EQ(guest.zero_page<uint8_t>(0x1e8), 3);                         // e820_entries
   EXPECT_EQ(guest.zero_page<uint64_t>(0x2d0 + 2 * 20 + 8), 127 * kMiB);  // third entry's size
   EXPECT_EQ(guest.zero_page<uint32_t>(0x2d0 + 2 * 20 + 16), 1u);         // ... RAM
 
@@ -259,9 +262,9 @@ TEST(LoadLinux, RejectsACmdlineLongerThanCmdlineSize) {
 TEST(LoadLinux, ZeroPageOutsideTheHeaderIsClean) {
   HeapGuest guest(64 * kMiB);
   ASSERT_TRUE(load_linux(guest.memory(), synthetic_image(), {}, "", 0));
-  EXPECT_EQ(guest.zero_page<uint8_t>(0x1ef), 0);    // sentinel: nothing copied below the header
-  EXPECT_EQ(guest.zero_page<uint64_t>(0x250), 0u);  // setup_data
-  EXPECT_EQ(guest.zero_page<uint8_t>(0x26c), 0);    // past the header's end
+  EXPECT_EQ(guest.zero_page<uint8_t>(0x1ef), 0);        // sentinel: nothing copied below the header
+  EXPECT_EQ(guest.zero_page<uint64_t>(0x250), 0u);      // setup_data
+  EXPECT_EQ(guest.zero_page<uint8_t>(0x26c), 0);        // past the header's end
   EXPECT_EQ(guest.zero_page<uint16_t>(0x1fa), 0xffff);  // vid_mode: normal
 }
 

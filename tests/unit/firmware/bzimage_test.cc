@@ -23,22 +23,22 @@ void put(std::vector<uint8_t>& bytes, size_t offset, T value) {
 std::vector<uint8_t> synthetic_bzimage() {
   constexpr size_t kPayload = 4096;
   std::vector<uint8_t> b(5 * 512 + kPayload);
-  b[0x1f1] = 4;                          // setup_sects
+  b[0x1f1] = 4;                            // setup_sects
   put<uint32_t>(b, 0x1f4, kPayload / 16);  // syssize
-  put<uint16_t>(b, 0x1fe, 0xaa55);       // boot_flag
-  b[0x200] = 0xeb;                       // jmp over the header to 0x26c
+  put<uint16_t>(b, 0x1fe, 0xaa55);         // boot_flag
+  b[0x200] = 0xeb;                         // jmp over the header to 0x26c
   b[0x201] = 0x6a;
   std::memcpy(&b[0x202], "HdrS", 4);
-  put<uint16_t>(b, 0x206, 0x020f);       // version
-  b[0x211] = 0x01;                       // loadflags: LOADED_HIGH
-  put<uint32_t>(b, 0x22c, 0x7fffffff);   // initrd_addr_max
-  put<uint32_t>(b, 0x230, 0x200000);     // kernel_alignment
-  b[0x234] = 1;                          // relocatable_kernel
-  put<uint16_t>(b, 0x236, 0x3);          // xloadflags: KERNEL_64 | CAN_BE_LOADED_ABOVE_4G
-  put<uint32_t>(b, 0x238, 2047);         // cmdline_size
-  put<uint64_t>(b, 0x258, 0x1000000);    // pref_address
-  put<uint32_t>(b, 0x260, 0x2000000);    // init_size
-  b[5 * 512] = 0x90;                     // first payload byte
+  put<uint16_t>(b, 0x206, 0x020f);      // version
+  b[0x211] = 0x01;                      // loadflags: LOADED_HIGH
+  put<uint32_t>(b, 0x22c, 0x7fffffff);  // initrd_addr_max
+  put<uint32_t>(b, 0x230, 0x200000);    // kernel_alignment
+  b[0x234] = 1;                         // relocatable_kernel
+  put<uint16_t>(b, 0x236, 0x3);         // xloadflags: KERNEL_64 | CAN_BE_LOADED_ABOVE_4G
+  put<uint32_t>(b, 0x238, 2047);        // cmdline_size
+  put<uint64_t>(b, 0x258, 0x1000000);   // pref_address
+  put<uint32_t>(b, 0x260, 0x2000000);   // init_size
+  b[5 * 512] = 0x90;                    // first payload byte
   return b;
 }
 

@@ -37,8 +37,9 @@ TEST(Cli, DefaultsAreOneCpu512MAndSerialOnStdio) {
 }
 
 TEST(Cli, ParsesEveryOption) {
-  auto c = config_of(parse({"--kernel", "bz", "--initrd", "rd", "--cmdline", "console=ttyS0 quiet", "--cpus", "4",
-                            "--memory", "2G", "--serial", "file:/tmp/x.log", "--timeout", "1.5", "--log-level", "debug"}));
+  auto c =
+      config_of(parse({"--kernel", "bz", "--initrd", "rd", "--cmdline", "console=ttyS0 quiet", "--cpus", "4",
+                       "--memory", "2G", "--serial", "file:/tmp/x.log", "--timeout", "1.5", "--log-level", "debug"}));
   EXPECT_EQ(c.initrd, "rd");
   EXPECT_EQ(c.cmdline, "console=ttyS0 quiet");
   EXPECT_EQ(c.cpus, 4u);
@@ -58,16 +59,36 @@ TEST(Cli, HelpPrintsUsageAndExitStatusTable) {
 }
 
 TEST(Cli, MissingKernelIsAUsageError) { EXPECT_NE(error_of(parse({})).find("--kernel"), std::string::npos); }
-TEST(Cli, ZeroCpusIsRejected) { EXPECT_NE(error_of(parse({"--kernel", "k", "--cpus", "0"})).find("--cpus"), std::string::npos); }
-TEST(Cli, TooManyCpusIsRejected) { EXPECT_NE(error_of(parse({"--kernel", "k", "--cpus", "999"})).find("--cpus"), std::string::npos); }
-TEST(Cli, NonNumericCpusIsRejected) { EXPECT_NE(error_of(parse({"--kernel", "k", "--cpus", "two"})).find("not a number"), std::string::npos); }
-TEST(Cli, NegativeCpusIsRejected) { EXPECT_NE(error_of(parse({"--kernel", "k", "--cpus", "-1"})).find("--cpus"), std::string::npos); }
-TEST(Cli, UnparseableMemoryIsRejected) { EXPECT_NE(error_of(parse({"--kernel", "k", "--memory", "lots"})).find("--memory"), std::string::npos); }
-TEST(Cli, TinyMemoryIsRejected) { EXPECT_NE(error_of(parse({"--kernel", "k", "--memory", "1M"})).find("too small"), std::string::npos); }
-TEST(Cli, BadSerialIsRejected) { EXPECT_NE(error_of(parse({"--kernel", "k", "--serial", "tcp:1"})).find("--serial"), std::string::npos); }
-TEST(Cli, BadTimeoutIsRejected) { EXPECT_NE(error_of(parse({"--kernel", "k", "--timeout", "-3"})).find("--timeout"), std::string::npos); }
-TEST(Cli, BadLogLevelIsRejected) { EXPECT_NE(error_of(parse({"--kernel", "k", "--log-level", "loud"})).find("--log-level"), std::string::npos); }
-TEST(Cli, UnknownOptionIsRejected) { EXPECT_NE(error_of(parse({"--kernel", "k", "--frobnicate"})).find("frobnicate"), std::string::npos); }
+TEST(Cli, ZeroCpusIsRejected) {
+  EXPECT_NE(error_of(parse({"--kernel", "k", "--cpus", "0"})).find("--cpus"), std::string::npos);
+}
+TEST(Cli, TooManyCpusIsRejected) {
+  EXPECT_NE(error_of(parse({"--kernel", "k", "--cpus", "999"})).find("--cpus"), std::string::npos);
+}
+TEST(Cli, NonNumericCpusIsRejected) {
+  EXPECT_NE(error_of(parse({"--kernel", "k", "--cpus", "two"})).find("not a number"), std::string::npos);
+}
+TEST(Cli, NegativeCpusIsRejected) {
+  EXPECT_NE(error_of(parse({"--kernel", "k", "--cpus", "-1"})).find("--cpus"), std::string::npos);
+}
+TEST(Cli, UnparseableMemoryIsRejected) {
+  EXPECT_NE(error_of(parse({"--kernel", "k", "--memory", "lots"})).find("--memory"), std::string::npos);
+}
+TEST(Cli, TinyMemoryIsRejected) {
+  EXPECT_NE(error_of(parse({"--kernel", "k", "--memory", "1M"})).find("too small"), std::string::npos);
+}
+TEST(Cli, BadSerialIsRejected) {
+  EXPECT_NE(error_of(parse({"--kernel", "k", "--serial", "tcp:1"})).find("--serial"), std::string::npos);
+}
+TEST(Cli, BadTimeoutIsRejected) {
+  EXPECT_NE(error_of(parse({"--kernel", "k", "--timeout", "-3"})).find("--timeout"), std::string::npos);
+}
+TEST(Cli, BadLogLevelIsRejected) {
+  EXPECT_NE(error_of(parse({"--kernel", "k", "--log-level", "loud"})).find("--log-level"), std::string::npos);
+}
+TEST(Cli, UnknownOptionIsRejected) {
+  EXPECT_NE(error_of(parse({"--kernel", "k", "--frobnicate"})).find("frobnicate"), std::string::npos);
+}
 TEST(Cli, MissingValueIsRejected) { EXPECT_FALSE(parse({"--kernel"}).has_value()); }
 
 }  // namespace

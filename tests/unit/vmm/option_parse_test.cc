@@ -21,7 +21,9 @@ TEST(ParseSize, RejectsGarbage) {
   EXPECT_FALSE(parse_size("-5M", "-m"));
 }
 TEST(ParseSize, RejectsOverflow) { EXPECT_FALSE(parse_size("99999999999999999T", "-m")); }
-TEST(ParseSize, ErrorNamesTheFlag) { EXPECT_NE(parse_size("x", "--memory").error().message.find("--memory"), std::string::npos); }
+TEST(ParseSize, ErrorNamesTheFlag) {
+  EXPECT_NE(parse_size("x", "--memory").error().message.find("--memory"), std::string::npos);
+}
 
 TEST(ParseKeyValues, SplitsPairs) {
   auto kv = parse_key_values("path=/a/b,readonly=on", "--disk");
