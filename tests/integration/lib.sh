@@ -38,3 +38,25 @@ run_franca() {
 expect_eq() { [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"; log "ok: $3 = '$1'"; }
 # guest_value LOG KEY: the value of the last "KEY=value" line the guest printed.
 guest_value() { grep -a "^$2=" "$1" | tail -n 1 | cut -d= -f2- | tr -d '\r'; }
+
+# boot_and_report CPUS TAG: boots 256M with CPUS vCPUs; the guest reports CPU
+# count, MemTotal, cmdline, MADT use and online CPUs, then powers off. Asserts
+# exit 0 and the common values; leaves serial.log for case-specific checks.
+boot_and_report() {
+  local cpus=$1 cmdline="console=ttyS0 quiet panic=-1 franca.test=$2"
+  make_initramfs initrd.gz '
+echo CPUS=$(grep -c ^processor /proc/cpuinfo)
+echo MEMTOTAL_KB=$(awk "/MemTotal/ {print \$2}" /proc/meminfo)
+echo CMDLINE=$(cat /proc/cmdline)
+echo ACPI_SMP=$(dmesg | grep -c "Using ACPI (MADT) for SMP")
+echo ONLINE=$(cat /sys/devices/system/cpu/online)
+poweroff -f'
+  local rc mem
+  rc=$(run_franca serial.log --initrd initrd.gz --cpus "$cpus" --memory 256M --cmdline "$cmdline" --timeout 300)
+  expect_eq "$rc" 0 "exit status"
+  expect_eq "$(guest_value serial.log CPUS)" "$cpus" "guest CPU count"
+  mem=$(guest_value serial.log MEMTOTAL_KB)
+  (( mem > 200000 && mem <= 262144 )) || fail "MemTotal $mem kB not within (200000, 262144] for 256M"
+  log "ok: MemTotal $mem kB"
+  expect_eq "$(guest_value serial.log CMDLINE)" "$cmdline" "guest cmdline"
+}
