@@ -39,18 +39,24 @@ Result<uint64_t> parse_size(std::string_view text, std::string_view flag) {
 
 Result<std::map<std::string, std::string>> parse_key_values(std::string_view text, std::string_view flag) {
   std::map<std::string, std::string> out;
+  std::string* last = nullptr;  // value an item without '=' continues (features=-a,-b)
   size_t start = 0;
   while (start <= text.size()) {
     size_t comma = text.find(',', start);
     if (comma == std::string_view::npos) comma = text.size();
     const std::string_view item = text.substr(start, comma - start);
+    start = comma + 1;
     const size_t eq = item.find('=');
+    if (!item.empty() && eq == std::string_view::npos && last) {
+      *last += "," + std::string(item);
+      continue;
+    }
     if (item.empty() || eq == 0 || eq == std::string_view::npos) {
       return usage_error(fmt::format("{} '{}': expected key=value, got '{}'", flag, text, item));
     }
     auto [it, inserted] = out.emplace(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
     if (!inserted) return usage_error(fmt::format("{} '{}': '{}' given twice", flag, text, it->first));
-    start = comma + 1;
+    last = &it->second;
   }
   return out;
 }

@@ -31,6 +31,13 @@ TEST(ParseKeyValues, SplitsPairs) {
   EXPECT_EQ(kv->at("path"), "/a/b");
   EXPECT_EQ(kv->at("readonly"), "on");
 }
+TEST(ParseKeyValues, ItemsWithoutEqualsContinueThePreviousValue) {
+  auto kv = parse_key_values("path=x.img,features=-ring_packed,-event_idx,serial=abc", "--disk");
+  ASSERT_TRUE(kv);
+  EXPECT_EQ(kv->at("features"), "-ring_packed,-event_idx");
+  EXPECT_EQ(kv->at("serial"), "abc");
+}
+
 TEST(ParseKeyValues, RejectsDuplicatesAndEmptyItems) {
   EXPECT_FALSE(parse_key_values("a=1,a=2", "--disk"));
   EXPECT_FALSE(parse_key_values("a=1,,b=2", "--disk"));
