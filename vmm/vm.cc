@@ -225,7 +225,21 @@ Result<void> Vm::setup_host_events() {
     if (auto r = add_timeout(*config_.timeout_seconds); !r) return r;
   }
   if (config_.serial.mode == SerialConfig::Mode::kStdio) add_stdin_input();
-  return {};
+  return add_periodic(std::chrono::milliseconds(100), [this] { serial_->resend_stuck_interrupt(); });
+}
+
+Result<void> Vm::add_periodic(std::chrono::milliseconds period, std::function<void()> fn) {
+  Fd tfd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!tfd.valid()) return errno_error("timerfd_create");
+  itimerspec spec{};
+  spec.it_value.tv_nsec = spec.it_interval.tv_nsec = period.count() * 1000000;
+  if (timerfd_settime(tfd.get(), 0, &spec, nullptr) < 0) return errno_error("timerfd_settime");
+  const int raw = tfd.get();
+  host_fds_.push_back(std::move(tfd));
+  return loop_->add(raw, EPOLLIN, [raw, fn = std::move(fn)](uint32_t) {
+    uint64_t expirations;
+    if (::read(raw, &expirations, sizeof(expirations)) == sizeof(expirations)) fn();
+  });
 }
 
 Result<void> Vm::add_timeout(double seconds) {

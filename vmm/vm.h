@@ -5,7 +5,9 @@
 //   shutdown: stop vCPUs -> stop the I/O loop -> devices -> unmap memory.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -50,6 +52,8 @@ class Vm {
   Result<void> setup_vcpus(const Kvm& kvm);
   Result<void> setup_host_events();
   Result<void> add_timeout(double seconds);
+  // Runs `fn` on the vmm-io loop every `period` (< 1 s).
+  Result<void> add_periodic(std::chrono::milliseconds period, std::function<void()> fn);
   void add_stdin_input();
   void wait_for_stop();
   void shutdown();

@@ -52,6 +52,16 @@ size_t Serial8250::enqueue_input(std::span<const uint8_t> bytes) {
   return taken;
 }
 
+void Serial8250::resend_stuck_interrupt() {
+  bool raise;
+  {
+    std::lock_guard lock(mutex_);
+    raise = irq_pending_locked() && !iir_read_since_check_;
+    iir_read_since_check_ = false;
+  }
+  if (raise) irq_->pulse();
+}
+
 uint8_t Serial8250::read_register(uint64_t offset) {
   const bool dlab = lcr_ & UART_LCR_DLAB;
   switch (offset) {
@@ -65,6 +75,7 @@ uint8_t Serial8250::read_register(uint64_t offset) {
     case UART_IER:
       return dlab ? dlm_ : ier_;
     case UART_IIR: {
+      iir_read_since_check_ = true;
       const uint8_t iir = interrupt_id();
       if ((iir & 0x0f) == UART_IIR_THRI) thr_empty_pending_ = false;  // reading IIR clears THRE
       return iir | ((fcr_ & UART_FCR_ENABLE_FIFO) ? kIirFifoBits : 0);

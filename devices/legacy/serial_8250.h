@@ -31,6 +31,11 @@ class Serial8250 : public BusDevice {
   // should be offered again later (the RX FIFO is bounded, nothing is dropped here).
   size_t enqueue_input(std::span<const uint8_t> bytes);
 
+  // Called periodically (vmm-io loop): re-sends the interrupt if one has been
+  // pending since the last call without the guest reading IIR, so an edge lost
+  // while the guest had the IOAPIC pin masked cannot stall the tty forever.
+  void resend_stuck_interrupt();
+
  private:
   uint8_t read_register(uint64_t offset);
   // Returns a byte to send to the sink, if the write produced output.
@@ -46,6 +51,7 @@ class Serial8250 : public BusDevice {
   uint8_t ier_ = 0, lcr_ = 0, mcr_ = 0, scr_ = 0, dll_ = 0x0c, dlm_ = 0, fcr_ = 0;
   uint8_t msr_ = 0xb0;              // DCD, DSR, CTS: a cable is attached
   bool thr_empty_pending_ = false;  // THRE interrupt until IIR read or THR write
+  bool iir_read_since_check_ = false;
 };
 
 }  // namespace franca

@@ -90,6 +90,27 @@ TEST_F(Serial8250Test, UnacknowledgedThreIsSignalledAgainOnTheNextThrWrite) {
   EXPECT_EQ(irq_->raised, 3);
 }
 
+TEST_F(Serial8250Test, StuckInterruptIsResentByThePeriodicCheck) {
+  enable_irqs(UART_IER_THRI);  // edge sent; suppose the guest had the pin masked
+  uart_.resend_stuck_interrupt();
+  EXPECT_EQ(irq_->raised, 2);
+}
+
+TEST_F(Serial8250Test, PeriodicCheckStaysQuietWhileTheGuestServicesInterrupts) {
+  enable_irqs(UART_IER_THRI | UART_IER_RDI);
+  const uint8_t b = 'x';
+  uart_.enqueue_input(std::span(&b, 1));
+  in(UART_IIR);  // the guest's handler ran
+  const int before = irq_->raised;
+  uart_.resend_stuck_interrupt();
+  EXPECT_EQ(irq_->raised, before);
+}
+
+TEST_F(Serial8250Test, PeriodicCheckIsQuietWithNothingPending) {
+  uart_.resend_stuck_interrupt();
+  EXPECT_EQ(irq_->raised, 0);
+}
+
 TEST_F(Serial8250Test, SettingOut2WithAPendingInterruptSignalsIt) {
   out(UART_IER, UART_IER_THRI);
   EXPECT_EQ(irq_->raised, 0);
