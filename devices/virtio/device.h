@@ -1,0 +1,96 @@
+// The interface between a virtio device (blk, console, net, ...) and the
+// transport that exposes it (mmio, pci). Devices never include a transport
+// header; transports only decode registers into DeviceStatus and these calls
+// (virtio 1.x §2 "Basic Facilities of a Virtio Device").
+//
+// Threads: read_config/write_config run on vCPU threads (the transport holds
+// its lock); activate/reset/kick handling run on the vmm-io loop.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "devices/virtio/features.h"
+#include "devices/virtio/queue/queue.h"
+#include "vmm/core/error.h"
+#include "vmm/core/event_loop.h"
+#include "vmm/core/guest_memory.h"
+
+namespace franca::virtio {
+
+// Device -> driver notifications; implemented by each transport (interrupt
+// status + irqfd on mmio, MSI-X vectors or INTx on pci). Thread-safe.
+class Interrupt {
+ public:
+  virtual ~Interrupt() = default;
+  virtual void signal_used(uint16_t queue) = 0;
+  virtual void signal_config() = 0;
+};
+
+// One queue handed to the data path at DRIVER_OK.
+struct ActiveQueue {
+  uint16_t index;
+  Queue queue;
+  int kick_fd;  // eventfd, readable when the driver notified; owned by the transport
+};
+
+// Everything a device gets at activation. Valid until reset() returns.
+struct DeviceContext {
+  const GuestMemory* memory = nullptr;
+  EventLoop* loop = nullptr;
+  uint64_t features = 0;            // negotiated
+  std::vector<ActiveQueue> queues;  // enabled queues only, by index
+  std::shared_ptr<Interrupt> interrupt;
+  // Ring corruption or another fatal device error: sets DEVICE_NEEDS_RESET and
+  // raises a config interrupt. Call on the loop thread, then stop using queues.
+  std::function<void(std::string_view why)> fail;
+};
+
+// Per-device counters a user (and the control API) can read.
+struct DeviceCounters {
+  std::atomic<uint64_t> kicks{0};
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> errors{0};       // in-band errors returned to the driver (IOERR, UNSUPP)
+  std::atomic<uint64_t> ring_errors{0};  // corruption that set NEEDS_RESET
+};
+
+class VirtioDevice {
+ public:
+  virtual ~VirtioDevice() = default;
+
+  virtual uint32_t device_type() const = 0;  // VIRTIO_ID_*
+  // "blk0", "console0": used in logs and the control API.
+  virtual const std::string& id() const = 0;
+  // Offered feature bits, device-specific and ring-level, after the user's features= mask.
+  virtual uint64_t offered_features() const = 0;
+  virtual std::span<const FeatureName> feature_names() const = 0;
+  virtual uint16_t num_queues() const = 0;
+  virtual uint16_t max_queue_size() const { return 256; }
+
+  // Device config space (§ per device type); out-of-range bytes read 0, writes ignored.
+  virtual void read_config(uint64_t offset, std::span<uint8_t> data) = 0;
+  virtual void write_config(uint64_t offset, std::span<const uint8_t> data) {
+    (void)offset;
+    (void)data;
+  }
+
+  // DRIVER_OK: take the queues and start serving kicks on ctx.loop. Runs on the
+  // loop thread. An error leaves the device failed (NEEDS_RESET).
+  virtual Result<void> activate(DeviceContext ctx) = 0;
+  // Driver reset (or VMM shutdown): stop touching guest memory, drop the
+  // queues, release fds registered on the loop. Runs on the loop thread.
+  virtual void reset() = 0;
+
+  DeviceCounters& counters() { return counters_; }
+
+ protected:
+  DeviceCounters counters_;
+};
+
+}  // namespace franca::virtio

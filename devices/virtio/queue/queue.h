@@ -1,0 +1,97 @@
+// The one virtqueue core (virtio 1.x §2.7 split and §2.8 packed virtqueues),
+// shared by every device and both transports. It knows nothing of transports:
+// it deals in guest addresses and indices over the GuestMemory passed in, and a
+// device cannot tell which ring format the driver chose.
+//
+// Hostile-driver rules (STYLE.md "The virtio core"): every shared field is read
+// once into a local copy before use; chains are walked with a hop limit (queue
+// size), indirect tables nest at most once, readable buffers precede writable
+// ones, the total length fits in u32, every range lies inside guest RAM. Any
+// violation is a QueueError: the caller sets NEEDS_RESET on its device and stops
+// using the queue; nothing here aborts or throws.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "devices/virtio/queue/chain.h"
+#include "devices/virtio/queue/queue_config.h"
+#include "vmm/core/guest_memory.h"
+
+namespace franca::virtio {
+
+enum class QueueError : uint8_t {
+  kBadSize,             // 0, above max, or not a power of two (split)
+  kMisaligned,          // a ring area breaks its alignment rule
+  kRingOutsideRam,      // a ring area does not lie inside guest RAM
+  kAvailIdxJump,        // split: avail.idx moved more than the queue size ahead
+  kBadHead,             // head / buffer index >= queue size
+  kBadNext,             // next index >= table size
+  kChainTooLong,        // more hops than the table has entries (a loop)
+  kIndirectNotOffered,  // INDIRECT flag without VIRTIO_F_INDIRECT_DESC
+  kIndirectNested,      // INDIRECT inside an indirect table
+  kIndirectWithNext,    // split: INDIRECT together with NEXT
+  kIndirectBadLength,   // table length 0 or not a multiple of 16
+  kBufferOutsideRam,    // a buffer (or indirect table) not inside guest RAM
+  kReadableAfterWritable,
+  kTooLong,  // total chain length above u32
+};
+std::string_view describe(QueueError error);
+
+// Which ring-level features the driver accepted.
+struct RingFeatures {
+  bool packed = false;     // VIRTIO_F_RING_PACKED
+  bool event_idx = false;  // VIRTIO_RING_F_EVENT_IDX
+  bool indirect = false;   // VIRTIO_RING_F_INDIRECT_DESC
+  static RingFeatures from(uint64_t negotiated);
+};
+
+class Queue {
+ public:
+  // Validates the configuration against `memory` (size rules, alignment
+  // 16/2/4 split and 16/4/4 packed, every area inside RAM). `memory` must
+  // outlive the Queue.
+  static std::expected<Queue, QueueError> activate(const QueueConfig& config, RingFeatures features,
+                                                   const GuestMemory& memory);
+
+  Queue(Queue&&) noexcept;
+  Queue& operator=(Queue&&) noexcept;
+  ~Queue();
+
+  // The next available chain into `out`; false when the ring is empty.
+  std::expected<bool, QueueError> pop(DescriptorChain& out);
+  // Returns a chain to the driver with `written` bytes written into its
+  // writable part. Chains may be returned in any order (out-of-order use).
+  void push(uint16_t id, uint16_t ring_slots, uint32_t written);
+  void push(const DescriptorChain& chain, uint32_t written) { push(chain.id(), chain.ring_slots(), written); }
+  // After a batch of push(): whether the driver wants a used-buffer
+  // notification (flags, or EVENT_IDX used_event / packed DESC mode). Starts a
+  // new batch.
+  bool should_signal();
+
+  // Kick suppression idiom: disable, drain, enable; loop while enable() says
+  // buffers arrived in between (otherwise a kick that raced the flag is lost).
+  void disable_notifications();
+  bool enable_notifications();
+
+  // Ring state, carried across backend switches (vhost VHOST_GET/SET_VRING_BASE).
+  // Split: the free-running index. Packed: index in bits 0-14, wrap counter in bit 15.
+  uint16_t next_avail() const;
+  uint16_t next_used() const;
+  void set_next_avail(uint16_t value);
+  void set_next_used(uint16_t value);
+
+  uint16_t size() const;
+  bool packed() const;
+  const QueueConfig& config() const;
+
+ private:
+  struct Impl;
+  explicit Queue(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace franca::virtio
