@@ -1,1 +1,127 @@
-// placeholder: being written
+// The virtqueue core's public face (virtio 1.x §2.7 split, §2.8 packed): queue
+// activation and dispatch to the ring format the driver negotiated (§6).
+#include "devices/virtio/queue/queue.h"
+
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "devices/virtio/queue/packed_ring.h"
+#include "devices/virtio/queue/split_ring.h"
+
+namespace franca::virtio {
+
+std::string_view describe(QueueError error) {
+  switch (error) {
+    case QueueError::kBadSize:
+      return "queue size is 0, above the maximum, or not a power of two (split)";
+    case QueueError::kMisaligned:
+      return "a ring area is misaligned";
+    case QueueError::kRingOutsideRam:
+      return "a ring area is not inside guest RAM";
+    case QueueError::kAvailIdxJump:
+      return "avail.idx moved more than the queue size ahead";
+    case QueueError::kBadHead:
+      return "descriptor head or buffer id out of range";
+    case QueueError::kBadNext:
+      return "descriptor next index out of range";
+    case QueueError::kChainTooLong:
+      return "descriptor chain longer than its table (a loop)";
+    case QueueError::kIndirectNotOffered:
+      return "INDIRECT descriptor without VIRTIO_F_INDIRECT_DESC";
+    case QueueError::kIndirectNested:
+      return "INDIRECT descriptor inside an indirect table";
+    case QueueError::kIndirectWithNext:
+      return "INDIRECT descriptor with NEXT";
+    case QueueError::kIndirectBadLength:
+      return "indirect table length zero, not a multiple of 16, or too long";
+    case QueueError::kBufferOutsideRam:
+      return "buffer or indirect table not inside guest RAM";
+    case QueueError::kReadableAfterWritable:
+      return "device-readable buffer after a device-writable one";
+    case QueueError::kTooLong:
+      return "descriptor chain longer than 4 GiB";
+  }
+  return "unknown queue error";
+}
+
+RingFeatures RingFeatures::from(uint64_t negotiated) {
+  const auto has = [negotiated](unsigned bit) { return (negotiated >> bit) & 1; };
+  return {.packed = bool(has(VIRTIO_F_RING_PACKED)),
+          .event_idx = bool(has(VIRTIO_RING_F_EVENT_IDX)),
+          .indirect = bool(has(VIRTIO_RING_F_INDIRECT_DESC))};
+}
+
+struct Queue::Impl {
+  QueueConfig config;
+  std::variant<SplitRing, PackedRing> ring;
+
+  template <class F>
+  decltype(auto) visit(F&& f) {
+    return std::visit(std::forward<F>(f), ring);
+  }
+  template <class F>
+  decltype(auto) visit(F&& f) const {
+    return std::visit(std::forward<F>(f), ring);
+  }
+};
+
+std::expected<Queue, QueueError> Queue::activate(const QueueConfig& config, RingFeatures features,
+                                                 const GuestMemory& memory) {
+  if (features.packed) {
+    auto ring = PackedRing::create(config, features, memory);
+    if (!ring) return std::unexpected(ring.error());
+    return Queue(std::make_unique<Impl>(Impl{config, std::move(*ring)}));
+  }
+  auto ring = SplitRing::create(config, features, memory);
+  if (!ring) return std::unexpected(ring.error());
+  return Queue(std::make_unique<Impl>(Impl{config, std::move(*ring)}));
+}
+
+Queue::Queue(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Queue::Queue(Queue&&) noexcept = default;
+Queue& Queue::operator=(Queue&&) noexcept = default;
+Queue::~Queue() = default;
+
+std::expected<bool, QueueError> Queue::pop(DescriptorChain& out) {
+  return impl_->visit([&](auto& r) { return r.pop(out); });
+}
+
+void Queue::push(uint16_t id, uint16_t ring_slots, uint32_t written) {
+  impl_->visit([&](auto& r) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(r)>, PackedRing>) {
+      r.push(id, ring_slots, written);
+    } else {
+      r.push(id, written);  // split: one used element per chain, whatever its length
+    }
+  });
+}
+
+bool Queue::should_signal() {
+  return impl_->visit([](auto& r) { return r.should_signal(); });
+}
+void Queue::disable_notifications() {
+  impl_->visit([](auto& r) { r.disable_notifications(); });
+}
+bool Queue::enable_notifications() {
+  return impl_->visit([](auto& r) { return r.enable_notifications(); });
+}
+
+uint16_t Queue::next_avail() const {
+  return impl_->visit([](const auto& r) { return r.next_avail(); });
+}
+uint16_t Queue::next_used() const {
+  return impl_->visit([](const auto& r) { return r.next_used(); });
+}
+void Queue::set_next_avail(uint16_t value) {
+  impl_->visit([value](auto& r) { r.set_next_avail(value); });
+}
+void Queue::set_next_used(uint16_t value) {
+  impl_->visit([value](auto& r) { r.set_next_used(value); });
+}
+
+uint16_t Queue::size() const { return impl_->config.size; }
+bool Queue::packed() const { return std::holds_alternative<PackedRing>(impl_->ring); }
+const QueueConfig& Queue::config() const { return impl_->config; }
+
+}  // namespace franca::virtio

@@ -1,0 +1,106 @@
+// libFuzzer target for the virtio-blk request parser (virtio 1.x §5.2.6): any
+// chain shape and header a hostile driver can produce must parse to a
+// request whose ranges stay inside the disk and the chain, never crash.
+//
+// Input: [limits][buffer count][readable count][u16 length x count][contents].
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include "devices/virtio/block/request.h"
+#include "vmm/core/guest_memory.h"
+
+namespace {
+
+using franca::GuestMemory;
+using franca::MemoryRegion;
+using namespace franca::virtio;
+
+constexpr uint64_t kBase = 0x10000;
+constexpr size_t kMaxBuffers = 8;
+constexpr uint16_t kMaxLen = 8192;
+
+void check(bool ok) {
+  if (!ok) std::abort();
+}
+
+bool inside(const void* p, size_t n, const std::vector<uint8_t>& ram) {
+  const auto* b = static_cast<const uint8_t*>(p);
+  return b >= ram.data() && n <= ram.size() && b - ram.data() <= static_cast<ptrdiff_t>(ram.size() - n);
+}
+
+RequestLimits limits_from(uint8_t byte) {
+  static constexpr uint64_t kCapacities[] = {1, 8, 2048, ~uint64_t{0} >> 9};
+  return {.capacity = kCapacities[(byte >> 3) & 3],
+          .readonly = (byte & 1) != 0,
+          .discard = (byte & 2) != 0,
+          .write_zeroes = (byte & 4) != 0,
+          .max_discard_sectors = 1u << 22,
+          .max_write_zeroes_sectors = 1u << 16};
+}
+
+void check_request(const Request& r, const RequestLimits& limits, const DescriptorChain& chain,
+                   const std::vector<uint8_t>& ram) {
+  if (r.status_byte) check(inside(r.status_byte, 1, ram));
+  size_t bytes = 0;
+  for (const iovec& v : r.iov) {
+    check(inside(v.iov_base, v.iov_len, ram));
+    check(r.status_byte < static_cast<uint8_t*>(v.iov_base) ||
+          r.status_byte >= static_cast<uint8_t*>(v.iov_base) + v.iov_len);
+    bytes += v.iov_len;
+  }
+  switch (r.op) {
+    case BlockOp::kRead:
+    case BlockOp::kWrite:
+      check(bytes == r.length && r.length % 512 == 0);
+      [[fallthrough]];
+    case BlockOp::kDiscard:
+    case BlockOp::kWriteZeroes:
+      check(r.status_byte != nullptr && r.offset % 512 == 0);
+      check(r.offset / 512 <= limits.capacity && r.length / 512 <= limits.capacity - r.offset / 512);
+      check(!limits.readonly || r.op == BlockOp::kRead);
+      break;
+    case BlockOp::kGetId:
+      check(bytes == r.length && r.length <= 20);
+      break;
+    default:
+      break;
+  }
+  check(r.used_len(r.status) <= chain.writable_bytes());
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 3) return 0;
+  const RequestLimits limits = limits_from(data[0]);
+  const size_t count = data[1] % kMaxBuffers + 1;
+  const size_t readable = data[2] % (count + 1);
+  size_t pos = 3;
+  if (size < pos + 2 * count) return 0;
+  std::vector<uint16_t> lens(count);
+  size_t total = 0;
+  for (size_t i = 0; i < count; ++i, pos += 2) {
+    lens[i] = static_cast<uint16_t>((data[pos] | data[pos + 1] << 8) % (kMaxLen + 1));
+    total += lens[i];
+  }
+  std::vector<uint8_t> ram(total + 1);
+  std::memcpy(ram.data(), data + pos, std::min(size - pos, total));
+  const MemoryRegion region{.gpa = kBase, .size = ram.size(), .host = ram.data()};
+  const GuestMemory memory = GuestMemory::over(std::span(&region, 1));
+
+  DescriptorChain chain;
+  size_t offset = 0;
+  for (size_t i = 0; i < count; ++i) {
+    chain.add({.gpa = kBase + offset, .len = lens[i], .host = ram.data() + offset}, i >= readable);
+    offset += lens[i];
+  }
+  Request request;
+  parse_request(chain, limits, request);
+  check_request(request, limits, chain, ram);
+  return 0;
+}
