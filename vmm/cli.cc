@@ -18,13 +18,34 @@ constexpr const char* kUsage = R"(franca - a small KVM virtual machine monitor f
 
 USAGE
   franca --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--memory SIZE]
-         [--serial stdio|file:PATH|none] [--timeout SECONDS] [--log-level LEVEL]
+         [--serial stdio|file:PATH|none] [--disk path=IMG,...]... [--console MODE,...]
+         [--timeout SECONDS] [--log-level LEVEL]
 
 DESCRIPTION
   Boots a Linux bzImage on KVM (x86_64) through the 64-bit boot protocol, with an
   8250 UART on COM1 (ttyS0), ACPI tables (MADT for SMP, HW-reduced power-off),
   and the guest's console wired to this terminal by default.
   With stdio serial on a terminal, type Ctrl-A x to quit.
+
+  Virtio devices take one option grammar, key=value items separated by commas
+  (like cloud-hypervisor); every device accepts transport=mmio and
+  features=-name,-name to hide offered feature bits from the driver (the way
+  around a buggy driver or device feature). virtio-mmio devices are described
+  to the guest in the ACPI DSDT (LNRO0005), which the stock kernel's
+  virtio_mmio driver binds.
+
+DEVICES
+  --disk path=IMG[,readonly=on][,serial=ID][,queues=N][,transport=mmio][,features=...]
+      virtio-blk over a raw image file or block device (repeatable: vda, vdb, ...).
+      Writes reach the host file before the guest sees them complete; a flush
+      is an fdatasync. The image is locked against a second franca.
+      features: ring_packed event_idx indirect_desc flush ro blk_size seg_max
+                size_max topology discard write_zeroes mq
+  --console stdio|pty|file:PATH|socket:PATH|none[,transport=mmio][,features=...]
+      virtio-console, the guest's hvc0 (boot with console=hvc0). stdio takes the
+      terminal from the serial port (unless --serial is given too); pty prints
+      the pseudo-terminal to attach to; socket:PATH serves one client on a unix
+      socket. features: ring_packed event_idx indirect_desc size emerg_write
 
 )";
 
@@ -43,6 +64,8 @@ EXAMPLES
   franca --kernel /boot/vmlinuz --initrd initrd.img --cmdline "console=ttyS0"
   franca --kernel bzImage --initrd test.cpio.gz --cpus 2 --memory 1G --timeout 60 \
          --serial file:console.log
+  franca --kernel bzImage --initrd initrd.img --cmdline "console=hvc0" \
+         --disk path=root.img,serial=root --disk path=data.img,readonly=on --console stdio
 )";
 
 po::options_description make_options() {
@@ -53,6 +76,8 @@ po::options_description make_options() {
       "cpus", po::value<std::string>()->value_name("N"), "number of vCPUs, 1 to the host's KVM limit [1]")(
       "memory", po::value<std::string>()->value_name("SIZE"), "guest RAM: 512M, 2G, ... (bare number = MiB) [512M]")(
       "serial", po::value<std::string>()->value_name("MODE"), "COM1 backend: stdio, file:PATH or none [stdio]")(
+      "disk", po::value<std::vector<std::string>>()->value_name("OPTS"), "virtio-blk disk (repeatable, see DEVICES)")(
+      "console", po::value<std::string>()->value_name("OPTS"), "virtio-console (see DEVICES)")(
       "timeout", po::value<std::string>()->value_name("SECONDS"), "stop the guest after SECONDS; exit 124")(
       "log-level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info, warn, error, off [warn]")(
       "help,h", "print this help and exit")("version", "print the version and exit");
@@ -101,6 +126,27 @@ Result<double> parse_timeout(const std::string& value) {
   return seconds;
 }
 
+Result<void> apply_devices(VmConfig& config, const po::variables_map& vm) {
+  config.serial_given = vm.count("serial") > 0;
+  if (vm.count("disk")) {
+    for (const std::string& text : vm["disk"].as<std::vector<std::string>>()) {
+      auto disk = parse_disk_option(text);
+      if (!disk) return std::unexpected(disk.error());
+      config.disks.push_back(std::move(*disk));
+    }
+  }
+  if (!vm.count("console")) return {};
+  auto console = parse_console_option(vm["console"].as<std::string>());
+  if (!console) return std::unexpected(console.error());
+  const bool console_stdio = console->console.mode == virtio::ConsoleConfig::Mode::kStdio;
+  if (console_stdio && config.serial_given && config.serial.mode == SerialConfig::Mode::kStdio) {
+    return usage_error("--console stdio and --serial stdio: only one device can own the terminal");
+  }
+  if (console_stdio && !config.serial_given) config.serial.mode = SerialConfig::Mode::kNone;
+  config.console = std::move(*console);
+  return {};
+}
+
 Result<VmConfig> to_config(const po::variables_map& vm) {
   VmConfig config;
   if (!vm.count("kernel")) return usage_error("--kernel PATH is required (see franca --help)");
@@ -123,6 +169,7 @@ Result<VmConfig> to_config(const po::variables_map& vm) {
   if (vm.count("serial")) {
     if (auto r = apply_serial(config, vm["serial"].as<std::string>()); !r) return std::unexpected(r.error());
   }
+  if (auto r = apply_devices(config, vm); !r) return std::unexpected(r.error());
   if (vm.count("timeout")) {
     auto t = parse_timeout(vm["timeout"].as<std::string>());
     if (!t) return std::unexpected(t.error());

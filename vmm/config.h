@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "vmm/device_options.h"
 
 namespace franca {
 
@@ -25,6 +28,9 @@ struct VmConfig {
   unsigned cpus = 1;
   uint64_t memory = 512 * kMiB;
   SerialConfig serial;
+  bool serial_given = false;  // --serial on the command line (else --console stdio takes stdio)
+  std::vector<DiskOption> disks;
+  std::optional<ConsoleOption> console;
   spdlog::level::level_enum log_level = spdlog::level::warn;
   std::optional<double> timeout_seconds;
 };

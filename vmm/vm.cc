@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -21,6 +22,9 @@
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial_8250.h"
 #include "devices/legacy/test_exit.h"
+#include "devices/virtio/block/block.h"
+#include "devices/virtio/console/console.h"
+#include "devices/virtio/mmio/mmio_transport.h"
 #include "firmware/acpi.h"
 #include "firmware/boot_params.h"
 #include "firmware/bzimage.h"
@@ -43,6 +47,20 @@ class KvmIrqLine : public IrqLine {
  private:
   KvmVm& vm_;
   uint32_t gsi_;
+};
+
+// An edge on a GSI through a KVM irqfd: no ioctl on the signalling thread.
+class IrqfdLine : public IrqLine {
+ public:
+  explicit IrqfdLine(int fd) : fd_(fd) {}
+  void set_level(bool high) override {
+    if (!high) return;
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(fd_, &one, sizeof(one));
+  }
+
+ private:
+  int fd_;  // owned by Vm::host_fds_
 };
 
 // CMOS/RTC index and data ports: reads return 0 so "update in progress" reads clear.
@@ -113,6 +131,7 @@ Result<void> Vm::setup_memory() {
 Result<void> Vm::load_kernel(const firmware::BzImage& image, std::span<const uint8_t> initrd) {
   firmware::AcpiConfig acpi;
   acpi.cpus = config_.cpus;
+  acpi.mmio_devices = acpi_mmio_devices_;
   auto rsdp = firmware::write_acpi_tables(memory_, acpi);
   if (!rsdp) return std::unexpected(rsdp.error());
   auto boot = firmware::load_linux(memory_, image, initrd, config_.cmdline, *rsdp);
@@ -146,6 +165,9 @@ Result<void> Vm::setup_serial_output() {
 }
 
 Result<void> Vm::setup_devices() {
+  auto loop = EventLoop::create();
+  if (!loop) return std::unexpected(loop.error());
+  loop_ = std::move(*loop);
   if (auto r = setup_serial_output(); !r) return r;
   const int out_fd = serial_out_fd_;
   auto sink = [out_fd](std::span<const uint8_t> bytes) {
@@ -175,6 +197,48 @@ Result<void> Vm::setup_devices() {
   for (const PortDevice& p : ports) {
     if (auto r = pio_bus_.insert(p.base, p.len, p.device); !r) return r;
   }
+  return setup_virtio_devices();
+}
+
+Result<void> Vm::setup_virtio_devices() {
+  for (size_t i = 0; i < config_.disks.size(); ++i) {
+    auto disk = virtio::Block::create(config_.disks[i].block, fmt::format("blk{}", i));
+    if (!disk) return std::unexpected(disk.error());
+    if (auto r = add_mmio_device(std::move(*disk)); !r) return r;
+  }
+  if (config_.console) {
+    auto console = virtio::Console::create(config_.console->console, "console0");
+    if (!console) return std::unexpected(console.error());
+    console_ = std::move(*console);
+    if (auto r = console_->start(*loop_); !r) return r;
+    if (auto r = add_mmio_device(console_); !r) return r;
+  }
+  return {};
+}
+
+// One 4 KiB virtio-mmio slot: bus range, irqfd on its GSI, one ioeventfd per
+// queue on QueueNotify, and an LNRO0005 entry for the DSDT.
+Result<void> Vm::add_mmio_device(std::shared_ptr<virtio::VirtioDevice> device) {
+  const size_t index = mmio_transports_.size();
+  if (index >= std::size(x86::kVirtioMmioGsis)) return usage_error("too many virtio-mmio devices");
+  const uint64_t base = x86::kVirtioMmioBase + index * virtio::MmioTransport::kSize;
+  const uint32_t gsi = x86::kVirtioMmioGsis[index];
+  Fd irq_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!irq_fd.valid()) return errno_error("eventfd for an irqfd");
+  if (auto r = kvm_vm_.irqfd(irq_fd.get(), gsi); !r) return r;
+  auto irq = std::make_shared<IrqfdLine>(irq_fd.get());
+  host_fds_.push_back(std::move(irq_fd));
+  const std::string id = device->id();
+  auto transport = virtio::MmioTransport::create(std::move(device), memory_, *loop_, irq);
+  if (!transport) return std::unexpected(transport.error());
+  if (auto r = mmio_bus_.insert(base, virtio::MmioTransport::kSize, *transport); !r) return r;
+  for (uint16_t q = 0; q < (*transport)->num_queues(); ++q) {
+    auto r = kvm_vm_.ioeventfd((*transport)->kick_fd(q), base + virtio::MmioTransport::kNotifyOffset, 4, false, q);
+    if (!r) return r;
+  }
+  mmio_transports_.push_back(std::move(*transport));
+  acpi_mmio_devices_.push_back({base, virtio::MmioTransport::kSize, gsi});
+  spdlog::info("{}: virtio-mmio at {:#x}, gsi {}", id, base, gsi);
   return {};
 }
 
@@ -197,10 +261,6 @@ Result<void> Vm::setup_vcpus(const Kvm& kvm) {
 }
 
 Result<void> Vm::setup_host_events() {
-  auto loop = EventLoop::create();
-  if (!loop) return std::unexpected(loop.error());
-  loop_ = std::move(*loop);
-
   // SIGINT/SIGTERM are blocked in every thread (see run()) and read here.
   sigset_t signals;
   sigemptyset(&signals);
@@ -224,7 +284,8 @@ Result<void> Vm::setup_host_events() {
   if (config_.timeout_seconds) {
     if (auto r = add_timeout(*config_.timeout_seconds); !r) return r;
   }
-  if (config_.serial.mode == SerialConfig::Mode::kStdio) add_stdin_input();
+  const bool console_stdio = config_.console && config_.console->console.mode == virtio::ConsoleConfig::Mode::kStdio;
+  if (config_.serial.mode == SerialConfig::Mode::kStdio || console_stdio) add_stdin_input();
   return add_periodic(std::chrono::milliseconds(100), [this] { serial_->resend_stuck_interrupt(); });
 }
 
@@ -272,12 +333,15 @@ void Vm::add_stdin_input() {
       return;
     }
     std::span<const uint8_t> bytes(buf, static_cast<size_t>(n));
+    std::vector<uint8_t> filtered;
     if (interactive) {
-      auto filtered = escape_->filter(bytes);
-      serial_->enqueue_input(filtered);
-    } else {
-      serial_->enqueue_input(bytes);
+      filtered = escape_->filter(bytes);
+      bytes = filtered;
     }
+    if (console_ && config_.console->console.mode == virtio::ConsoleConfig::Mode::kStdio)
+      console_->input(bytes);
+    else
+      serial_->enqueue_input(bytes);
   };
   // epoll refuses regular files and /dev/null; then there is simply no input.
   if (auto r = loop_->add(STDIN_FILENO, EPOLLIN, on_input); !r)
@@ -331,6 +395,7 @@ void Vm::log_vcpu_positions() {
 void Vm::shutdown() {
   for (auto& vcpu : vcpus_) vcpu->stop();
   for (auto& vcpu : vcpus_) vcpu->join();
+  for (auto& transport : mmio_transports_) transport->shutdown();  // data paths stop before the loop
   if (loop_) loop_->stop();
   if (loop_thread_.joinable()) loop_thread_.join();
   terminal_.reset();  // restore the terminal before anything else prints

@@ -30,7 +30,13 @@ class RawTerminal;
 class EscapeFilter;
 namespace firmware {
 struct BzImage;
-}
+struct AcpiMmioDevice;
+}  // namespace firmware
+namespace virtio {
+class VirtioDevice;
+class MmioTransport;
+class Console;
+}  // namespace virtio
 
 class Vm {
  public:
@@ -49,6 +55,8 @@ class Vm {
   Result<void> load_kernel(const firmware::BzImage& image, std::span<const uint8_t> initrd);
   Result<void> setup_serial_output();
   Result<void> setup_devices();
+  Result<void> setup_virtio_devices();
+  Result<void> add_mmio_device(std::shared_ptr<virtio::VirtioDevice> device);
   Result<void> setup_vcpus(const Kvm& kvm);
   Result<void> setup_host_events();
   Result<void> add_timeout(double seconds);
@@ -73,7 +81,10 @@ class Vm {
   uint64_t boot_zero_page_ = 0;
   std::unique_ptr<RawTerminal> terminal_;
   std::unique_ptr<EscapeFilter> escape_;
-  std::vector<Fd> host_fds_;  // signalfd, timerfd, serial output file
+  std::vector<Fd> host_fds_;  // signalfd, timerfd, serial output file, irqfds
+  std::vector<std::shared_ptr<virtio::MmioTransport>> mmio_transports_;
+  std::vector<firmware::AcpiMmioDevice> acpi_mmio_devices_;
+  std::shared_ptr<virtio::Console> console_;
 
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;

@@ -27,6 +27,22 @@ inline constexpr uint64_t kAcpiSize = 0x20000;
 // 32-bit MMIO hole: RAM below 4 GiB ends here when the guest is large.
 inline constexpr uint64_t kMmioHoleStart = 0xc0000000;
 inline constexpr uint64_t kMmioHoleEnd = 0x100000000;
+// PCI: BARs are assigned up front from a 256 MiB window at the start of the
+// hole (the host bridge's _CRS covers it); ECAM for bus 0 (1 MiB, ACPI MCFG).
+inline constexpr uint64_t kPciMmio32Base = 0xc0000000;
+inline constexpr uint64_t kPciMmio32Size = 0x10000000;
+inline constexpr uint64_t kPciEcamBase = 0xe0000000;
+inline constexpr uint64_t kPciEcamSize = 0x100000;  // bus 0 only
+// 64-bit window above RAM (and 4 GiB); nothing is placed there yet.
+inline constexpr uint64_t kPciMmio64Size = uint64_t{16} << 30;
+// PCI INTA-INTD of slot s, pin p (0-based) -> kPciIntxGsis[(s + p) % 4], level, active low (_PRT).
+inline constexpr uint32_t kPciIntxGsis[] = {16, 17, 18, 19};
+// virtio-mmio devices: 4 KiB slots after the PCI window, each with its own
+// edge-triggered IOAPIC pin (ISA-free pins first, then those PCI does not use).
+inline constexpr uint64_t kVirtioMmioBase = 0xd0000000;
+inline constexpr uint32_t kVirtioMmioGsis[] = {5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 20, 21, 22, 23};
+// MSI-X vectors get KVM GSIs from here up (0-23 are the IOAPIC/PIC pins).
+inline constexpr uint32_t kFirstMsiGsi = 24;
 inline constexpr uint64_t kIoapicAddr = 0xfec00000;
 inline constexpr uint64_t kLapicAddr = 0xfee00000;
 inline constexpr uint64_t kTssAddr = 0xfffbd000;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <future>
 
 #include <spdlog/spdlog.h>
 
@@ -47,6 +48,26 @@ void EventLoop::post(std::function<void()> fn) {
   [[maybe_unused]] ssize_t n = write(wake_.get(), &one, sizeof(one));
 }
 
+void EventLoop::invoke(const std::function<void()>& fn) {
+  std::promise<void> done;
+  auto future = done.get_future();
+  {
+    std::unique_lock lock(mutex_);
+    if (!running_ || std::this_thread::get_id() == thread_) {
+      lock.unlock();
+      fn();
+      return;
+    }
+    posted_.push_back([&fn, &done] {
+      fn();
+      done.set_value();
+    });
+  }
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(wake_.get(), &one, sizeof(one));
+  future.wait();
+}
+
 void EventLoop::stop() {
   post([this] { stopping_ = true; });
 }
@@ -63,6 +84,22 @@ void EventLoop::drain_posted() {
 }
 
 void EventLoop::run() {
+  {
+    std::lock_guard lock(mutex_);
+    running_ = true;
+    thread_ = std::this_thread::get_id();
+  }
+  dispatch();
+  std::vector<std::function<void()>> leftover;
+  {
+    std::lock_guard lock(mutex_);
+    running_ = false;
+    leftover.swap(posted_);
+  }
+  for (auto& fn : leftover) fn();  // invoke() callers wait for these
+}
+
+void EventLoop::dispatch() {
   constexpr int kMaxEvents = 32;
   epoll_event events[kMaxEvents];
   while (!stopping_) {

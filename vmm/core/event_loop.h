@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "vmm/core/error.h"
@@ -26,14 +27,18 @@ class EventLoop {
   void remove(int fd);
   // Runs `fn` on the loop thread soon (thread-safe).
   void post(std::function<void()> fn);
+  // Runs `fn` on the loop thread and waits for it; runs it inline when called
+  // from the loop thread or when the loop is not running (tests, shutdown).
+  void invoke(const std::function<void()>& fn);
 
-  // Dispatches until stop() is called; call from the loop thread only.
+  // Dispatches until stop() is called, on the calling thread (the loop thread).
   void run();
   void stop();
 
  private:
   EventLoop(Fd epoll, Fd wake) : epoll_(std::move(epoll)), wake_(std::move(wake)) {}
   void drain_posted();
+  void dispatch();
 
   Fd epoll_;
   Fd wake_;  // eventfd: wakes the loop for post() and stop()
@@ -41,6 +46,8 @@ class EventLoop {
   std::map<int, std::shared_ptr<Callback>> callbacks_;
   std::vector<std::function<void()>> posted_;
   bool stopping_ = false;
+  bool running_ = false;  // under mutex_
+  std::thread::id thread_;
 };
 
 }  // namespace franca

@@ -1,0 +1,32 @@
+// The virtio device options (--disk, --console): one grammar for every device,
+// "key=value,key=value" like cloud-hypervisor, with transport= and features=
+// on each (a leading item without '=' is the device's main value, e.g.
+// `--console pty`).
+#pragma once
+
+#include <string_view>
+
+#include "devices/virtio/block/block.h"
+#include "devices/virtio/console/console.h"
+#include "vmm/core/error.h"
+
+namespace franca {
+
+enum class Transport { kMmio, kPci };
+
+struct DiskOption {
+  virtio::BlockConfig block;
+  Transport transport = Transport::kMmio;
+};
+
+struct ConsoleOption {
+  virtio::ConsoleConfig console;
+  Transport transport = Transport::kMmio;
+};
+
+// "path=IMG[,readonly=on][,serial=ID][,queues=N][,transport=mmio][,features=-a,-b]"
+Result<DiskOption> parse_disk_option(std::string_view text);
+// "stdio|pty|file:PATH|socket:PATH|none[,transport=mmio][,features=...]"
+Result<ConsoleOption> parse_console_option(std::string_view text);
+
+}  // namespace franca
