@@ -222,8 +222,10 @@ inline uint8_t* DriverQueue::at(uint64_t gpa, uint64_t len) const {
 inline void DriverQueue::write_desc(uint64_t gpa, uint64_t addr, uint32_t len, uint16_t flags,
                                     uint16_t next_or_id) const {
   if (options_.packed) {
-    const vring_packed_desc d{.addr = addr, .len = len, .id = next_or_id, .flags = flags};
-    std::memcpy(at(gpa, sizeof(d)), &d, sizeof(d));
+    // Fields first, flags last with release: the device polls flags with acquire.
+    const vring_packed_desc d{.addr = addr, .len = len, .id = next_or_id, .flags = 0};
+    std::memcpy(at(gpa, offsetof(vring_packed_desc, flags)), &d, offsetof(vring_packed_desc, flags));
+    u16(gpa + offsetof(vring_packed_desc, flags)).store(flags, std::memory_order_release);
   } else {
     const vring_desc d{.addr = addr, .len = len, .flags = flags, .next = next_or_id};
     std::memcpy(at(gpa, sizeof(d)), &d, sizeof(d));

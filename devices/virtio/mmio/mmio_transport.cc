@@ -124,9 +124,7 @@ void MmioTransport::write(uint64_t offset, std::span<const uint8_t> data) {
   write_register(offset, load_le(data));
 }
 
-QueueConfig* MmioTransport::selected_queue() {
-  return queue_sel_ < queues_.size() ? &queues_[queue_sel_] : nullptr;
-}
+QueueConfig* MmioTransport::selected_queue() { return queue_sel_ < queues_.size() ? &queues_[queue_sel_] : nullptr; }
 
 uint32_t MmioTransport::read_register(uint64_t offset) {
   std::lock_guard lock(mutex_);
@@ -247,8 +245,8 @@ void MmioTransport::write_status(uint32_t value) {
                    describe_features(status_.negotiated(), device_->feature_names()));
       return;
     case T::kFeaturesRefused:
-      FRANCA_WARN_RATELIMITED("{}: refused driver features {:#x} (offered {:#x})", device_->id(),
-                              status_.negotiated(), status_.offered());
+      FRANCA_WARN_RATELIMITED("{}: refused driver features {:#x} (offered {:#x})", device_->id(), status_.negotiated(),
+                              status_.offered());
       return;
     case T::kDriverOk:
       activate();

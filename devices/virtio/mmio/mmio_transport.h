@@ -29,9 +29,8 @@ class MmioTransport : public BusDevice {
   static constexpr uint64_t kConfigOffset = 0x100;
 
   // Creates one kick eventfd per queue. `memory` and `loop` must outlive the transport.
-  static Result<std::shared_ptr<MmioTransport>> create(std::shared_ptr<VirtioDevice> device,
-                                                       const GuestMemory& memory, EventLoop& loop,
-                                                       std::shared_ptr<IrqLine> irq);
+  static Result<std::shared_ptr<MmioTransport>> create(std::shared_ptr<VirtioDevice> device, const GuestMemory& memory,
+                                                       EventLoop& loop, std::shared_ptr<IrqLine> irq);
   ~MmioTransport() override;
 
   void read(uint64_t offset, std::span<uint8_t> data) override;
