@@ -48,7 +48,7 @@ uint64_t low_ram_end(const GuestMemory& mem) {
 uint64_t kernel_end(const BzImage& image) {
   uint64_t run = image.pref_address;
   if (image.relocatable) run = std::max(align_up(kKernelLoadAddr, image.kernel_alignment), image.pref_address);
-  return std::max(kKernelLoadAddr + image.payload().size(), sat_add(run, image.init_size));
+  return std::max(kKernelLoadAddr + image.payload_size(), sat_add(run, image.init_size));
 }
 
 Result<uint64_t> load_kernel(const GuestMemory& mem, const BzImage& image) {
@@ -60,7 +60,9 @@ Result<uint64_t> load_kernel(const GuestMemory& mem, const BzImage& image) {
                     "the guest has {} MiB",
                     mib_ceil(end), end, low_end >> 20));
   }
-  if (!mem.write(kKernelLoadAddr, image.payload())) return host_error("cannot write the kernel to guest RAM");
+  auto dest = mem.slice(kKernelLoadAddr, image.payload_size());
+  if (!dest) return host_error("cannot write the kernel to guest RAM");
+  if (auto r = image.read_payload(*dest); !r) return std::unexpected(r.error());
   return end;
 }
 
@@ -77,12 +79,12 @@ Result<void> write_cmdline(const GuestMemory& mem, const BzImage& image, const s
 
 // The initrd goes page-aligned as high as possible: below initrd_addr_max + 1 and the end
 // of low RAM, above the kernel's decompression area. Returns its GPA (0 if there is none).
-Result<uint64_t> load_initrd(const GuestMemory& mem, const BzImage& image, std::span<const uint8_t> initrd,
+Result<uint64_t> load_initrd(const GuestMemory& mem, const BzImage& image, const InitrdSource& initrd,
                              uint64_t kernel_end) {
-  if (initrd.empty()) return 0;
+  if (initrd.size == 0) return 0;
   const uint64_t limit = std::min(uint64_t{image.initrd_addr_max} + 1, low_ram_end(mem));
   const uint64_t lowest = align_up(kernel_end, kPageSize);
-  const uint64_t size = initrd.size();
+  const uint64_t size = initrd.size;
   const uint64_t addr = size <= limit ? align_down(limit - size, kPageSize) : 0;
   if (size > limit || addr < lowest) {
     return usage_error(
@@ -90,7 +92,9 @@ Result<uint64_t> load_initrd(const GuestMemory& mem, const BzImage& image, std::
                     "(initrd_addr_max or the end of RAM below 3 GiB); raise --memory",
                     size, lowest, limit));
   }
-  if (!mem.write(addr, initrd)) return host_error("cannot write the initrd to guest RAM");
+  auto dest = mem.slice(addr, size);
+  if (!dest) return host_error("cannot write the initrd to guest RAM");
+  if (!initrd.read(*dest)) return host_error("cannot read the initrd (file changed while loading?)");
   return addr;
 }
 
@@ -152,7 +156,19 @@ std::vector<E820Entry> build_e820(uint64_t ram_size) {
   return map;
 }
 
+InitrdSource InitrdSource::from(std::span<const uint8_t> bytes) {
+  return {bytes.size(), [bytes](std::span<uint8_t> dest) {
+            std::memcpy(dest.data(), bytes.data(), dest.size());
+            return true;
+          }};
+}
+
 Result<BootInfo> load_linux(const GuestMemory& mem, const BzImage& image, std::span<const uint8_t> initrd,
+                            const std::string& cmdline, uint64_t rsdp_addr) {
+  return load_linux(mem, image, InitrdSource::from(initrd), cmdline, rsdp_addr);
+}
+
+Result<BootInfo> load_linux(const GuestMemory& mem, const BzImage& image, const InitrdSource& initrd,
                             const std::string& cmdline, uint64_t rsdp_addr) {
   auto kernel_end = load_kernel(mem, image);
   if (!kernel_end) return std::unexpected(kernel_end.error());
@@ -161,7 +177,7 @@ Result<BootInfo> load_linux(const GuestMemory& mem, const BzImage& image, std::s
   if (!initrd_addr) return std::unexpected(initrd_addr.error());
 
   boot_params params;
-  fill_zero_page(params, image, {*initrd_addr, initrd.size(), rsdp_addr, mem.total_size()});
+  fill_zero_page(params, image, {*initrd_addr, initrd.size, rsdp_addr, mem.total_size()});
   if (!mem.write_obj(kZeroPageAddr, params)) return host_error("cannot write the zero page to guest RAM");
   return BootInfo{kKernelLoadAddr + kEntryOffset, kZeroPageAddr};
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -37,9 +38,19 @@ struct BootInfo {
   uint64_t zero_page = 0;
 };
 
+// Initrd bytes: `size` of them, copied by `read` straight into guest RAM (from
+// memory, or pread from the file so it never sits on the VMM's heap).
+struct InitrdSource {
+  uint64_t size = 0;
+  std::function<bool(std::span<uint8_t> dest)> read;
+  static InitrdSource from(std::span<const uint8_t> bytes);  // non-owning
+};
+
 // Loads the protected-mode kernel at kKernelLoadAddr, the command line at kCmdlineAddr,
 // the initrd (may be empty) as high as the kernel allows below 4 GiB, and the zero page
 // at kZeroPageAddr. rsdp_addr 0 means no ACPI. Inputs that do not fit are usage errors.
+Result<BootInfo> load_linux(const GuestMemory& mem, const BzImage& image, const InitrdSource& initrd,
+                            const std::string& cmdline, uint64_t rsdp_addr);
 Result<BootInfo> load_linux(const GuestMemory& mem, const BzImage& image, std::span<const uint8_t> initrd,
                             const std::string& cmdline, uint64_t rsdp_addr);
 

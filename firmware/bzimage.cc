@@ -4,6 +4,7 @@
 
 #include <asm/bootparam.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +32,7 @@ constexpr uint32_t kHdrsMagic = 0x53726448;  // "HdrS", little-endian
 constexpr size_t kSectorSize = 512;
 constexpr uint8_t kDefaultSetupSects = 4;
 constexpr size_t kMaxImageSize = size_t{512} << 20;
+constexpr size_t kHeadBytes = 64 * 1024;  // the setup header lives in the first KiB
 
 template <class T>
 T load_le(std::span<const uint8_t> bytes, size_t offset) {
@@ -82,7 +84,7 @@ Result<void> check_flags(const BzImage& image) {
 
 // The protected-mode kernel starts after the boot sector and setup_sects sectors.
 Result<void> check_payload(const BzImage& image) {
-  const size_t size = image.file.size();
+  const uint64_t size = image.file_size;
   if (image.payload_offset >= size) {
     return usage_error(fmt::format("setup_sects {} puts the kernel at {:#x}, past the end of the file ({} bytes)",
                                    image.setup_sects, image.payload_offset, size));
@@ -115,46 +117,68 @@ BzImage from_header(std::span<const uint8_t> header) {
   return image;
 }
 
-Result<BzImage> parse_owned(std::vector<uint8_t> bytes) {
+// `bytes` is the whole file, or its first bytes when `file_size` is larger.
+Result<BzImage> parse_owned(std::vector<uint8_t> bytes, uint64_t file_size) {
   if (auto ok = check_identity(bytes); !ok) return std::unexpected(ok.error());
   auto header = header_bytes(bytes);
   if (!header) return std::unexpected(header.error());
   BzImage image = from_header(*header);
   image.file = std::move(bytes);
+  image.file_size = file_size;
   if (auto ok = check_flags(image); !ok) return std::unexpected(ok.error());
   if (auto ok = check_payload(image); !ok) return std::unexpected(ok.error());
   return image;
 }
 
-// The whole file; errors carry strerror only (the caller adds the path).
-Result<std::vector<uint8_t>> read_whole_file(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return usage_error(std::strerror(errno));
-  std::vector<uint8_t> bytes;
-  uint8_t buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+// Full pread of `dest` at `offset`; false on error or a short file.
+bool pread_all(int fd, std::span<uint8_t> dest, uint64_t offset) {
+  size_t done = 0;
+  while (done < dest.size()) {
+    const ssize_t n = ::pread(fd, dest.data() + done, dest.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return usage_error(std::strerror(errno));
-    if (n == 0) return bytes;
-    if (bytes.size() + static_cast<size_t>(n) > kMaxImageSize) {
-      return usage_error(fmt::format("larger than {} MiB, not a kernel", kMaxImageSize >> 20));
-    }
-    bytes.insert(bytes.end(), buf, buf + n);
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
   }
+  return true;
+}
+
+// The file's head (enough for the setup header) and its size; errors carry strerror only.
+Result<std::pair<std::vector<uint8_t>, uint64_t>> read_head(int fd) {
+  struct stat st {};
+  if (fstat(fd, &st) < 0) return usage_error(std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) return usage_error(std::strerror(EISDIR));
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size > kMaxImageSize) return usage_error(fmt::format("larger than {} MiB, not a kernel", kMaxImageSize >> 20));
+  std::vector<uint8_t> head(std::min<uint64_t>(size, kHeadBytes));
+  if (!pread_all(fd, head, 0)) return usage_error(fmt::format("read error: {}", std::strerror(errno)));
+  return std::pair{std::move(head), size};
 }
 
 }  // namespace
 
+Result<void> BzImage::read_payload(std::span<uint8_t> dest) const {
+  if (dest.size() != payload_size()) return host_error("kernel payload size mismatch");
+  if (!fd) {
+    std::memcpy(dest.data(), file.data() + payload_offset, dest.size());
+    return {};
+  }
+  if (!pread_all(fd->get(), dest, payload_offset))
+    return host_error("cannot read the kernel file (changed while loading?)");
+  return {};
+}
+
 Result<BzImage> parse_bzimage(std::span<const uint8_t> bytes) {
-  return parse_owned(std::vector<uint8_t>(bytes.begin(), bytes.end()));
+  return parse_owned(std::vector<uint8_t>(bytes.begin(), bytes.end()), bytes.size());
 }
 
 Result<BzImage> load_bzimage_file(const std::string& path, std::string_view flag) {
-  auto bytes = read_whole_file(path);
-  if (!bytes) return usage_error(fmt::format("{} {}: {}", flag, path, bytes.error().message));
-  auto image = parse_owned(std::move(*bytes));
+  auto fd = std::make_shared<Fd>(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd->valid()) return usage_error(fmt::format("{} {}: {}", flag, path, std::strerror(errno)));
+  auto head = read_head(fd->get());
+  if (!head) return usage_error(fmt::format("{} {}: {}", flag, path, head.error().message));
+  auto image = parse_owned(std::move(head->first), head->second);
   if (!image) return usage_error(fmt::format("{} {}: {}", flag, path, image.error().message));
+  image->fd = std::move(fd);
   return image;
 }
 

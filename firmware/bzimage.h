@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "vmm/core/error.h"
+#include "vmm/core/fd.h"
 
 namespace franca::firmware {
 
@@ -30,10 +32,18 @@ struct BzImage {
   uint32_t syssize = 0;               // protected-mode kernel size in 16-byte units
   std::vector<uint8_t> setup_header;  // file bytes [0x1f1, header end): copy to the zero page
   uint64_t payload_offset = 0;        // file offset of the protected-mode kernel
+  uint64_t file_size = 0;
+  // The file's bytes: all of them (parse_bzimage), or only its head when the
+  // image was opened from a file (load_bzimage_file), whose payload is then read
+  // straight into guest RAM — no heap copy of the kernel, so no RSS for it.
   std::vector<uint8_t> file;
+  std::shared_ptr<Fd> fd;  // set by load_bzimage_file
 
-  // The protected-mode kernel: loaded at kKernelLoadAddr, entered at +0x200.
+  uint64_t payload_size() const { return file_size - payload_offset; }
+  // The protected-mode kernel (in-memory images only): loaded at kKernelLoadAddr, entered at +0x200.
   std::span<const uint8_t> payload() const { return std::span(file).subspan(payload_offset); }
+  // Copies the protected-mode kernel into `dest` (payload_size() bytes), from memory or the file.
+  Result<void> read_payload(std::span<uint8_t> dest) const;
 };
 
 // Checks `bytes` and copies them into a BzImage; one clear line per problem (usage errors).

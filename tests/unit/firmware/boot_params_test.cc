@@ -14,6 +14,8 @@
 namespace franca::firmware {
 namespace {
 
+constexpr std::span<const uint8_t> kNoInitrd{};
+
 constexpr uint64_t kMiB = 1ull << 20;
 constexpr uint64_t kGiB = 1ull << 30;
 
@@ -196,7 +198,7 @@ TEST(LoadLinux, RejectsMemoryTooSmallForTheStockKernel) {
   ASSERT_TRUE(image) << image.error().message;
   HeapGuest guest(64 * kMiB);  // Debian's init_size (~64 MiB) is needed from 16 MiB
 
-  auto boot = load_linux(guest.memory(), *image, {}, "", 0);
+  auto boot = load_linux(guest.memory(), *image, kNoInitrd, "", 0);
 
   ASSERT_FALSE(boot);
   EXPECT_EQ(boot.error().kind, ErrorKind::kUsage);
@@ -205,7 +207,7 @@ TEST(LoadLinux, RejectsMemoryTooSmallForTheStockKernel) {
 
 TEST(LoadLinux, RejectsMemoryTooSmallForTheKernel) {
   HeapGuest guest(40 * kMiB);  // the synthetic kernel needs up to 48 MiB
-  auto boot = load_linux(guest.memory(), synthetic_image(), {}, "", 0);
+  auto boot = load_linux(guest.memory(), synthetic_image(), kNoInitrd, "", 0);
   ASSERT_FALSE(boot);
   EXPECT_EQ(boot.error().message,
             "--memory too small for this kernel: it needs 48 MiB of RAM to decompress (up to 0x3000000), "
@@ -238,7 +240,7 @@ TEST(LoadLinux, RejectsAnInitrdThatDoesNotFitAboveTheKernel) {
 
 TEST(LoadLinux, LeavesRamdiskFieldsZeroWithoutAnInitrd) {
   HeapGuest guest(64 * kMiB);
-  ASSERT_TRUE(load_linux(guest.memory(), synthetic_image(), {}, "", 0));
+  ASSERT_TRUE(load_linux(guest.memory(), synthetic_image(), kNoInitrd, "", 0));
   EXPECT_EQ(guest.zero_page<uint32_t>(0x218), 0u);
   EXPECT_EQ(guest.zero_page<uint32_t>(0x21c), 0u);
 }
@@ -246,14 +248,14 @@ TEST(LoadLinux, LeavesRamdiskFieldsZeroWithoutAnInitrd) {
 TEST(LoadLinux, AcceptsACmdlineOfExactlyCmdlineSize) {
   HeapGuest guest(64 * kMiB);
   const std::string cmdline(2047, 'x');
-  ASSERT_TRUE(load_linux(guest.memory(), synthetic_image(), {}, cmdline, 0));
+  ASSERT_TRUE(load_linux(guest.memory(), synthetic_image(), kNoInitrd, cmdline, 0));
   EXPECT_EQ(guest.at<uint8_t>(x86::kCmdlineAddr + 2046), 'x');
   EXPECT_EQ(guest.at<uint8_t>(x86::kCmdlineAddr + 2047), 0);
 }
 
 TEST(LoadLinux, RejectsACmdlineLongerThanCmdlineSize) {
   HeapGuest guest(64 * kMiB);
-  auto boot = load_linux(guest.memory(), synthetic_image(), {}, std::string(2048, 'x'), 0);
+  auto boot = load_linux(guest.memory(), synthetic_image(), kNoInitrd, std::string(2048, 'x'), 0);
   ASSERT_FALSE(boot);
   EXPECT_EQ(boot.error().kind, ErrorKind::kUsage);
   EXPECT_EQ(boot.error().message, "--cmdline is 2048 bytes long, this kernel accepts at most 2047");
@@ -261,7 +263,7 @@ TEST(LoadLinux, RejectsACmdlineLongerThanCmdlineSize) {
 
 TEST(LoadLinux, ZeroPageOutsideTheHeaderIsClean) {
   HeapGuest guest(64 * kMiB);
-  ASSERT_TRUE(load_linux(guest.memory(), synthetic_image(), {}, "", 0));
+  ASSERT_TRUE(load_linux(guest.memory(), synthetic_image(), kNoInitrd, "", 0));
   EXPECT_EQ(guest.zero_page<uint8_t>(0x1ef), 0);        // sentinel: nothing copied below the header
   EXPECT_EQ(guest.zero_page<uint64_t>(0x250), 0u);      // setup_data
   EXPECT_EQ(guest.zero_page<uint8_t>(0x26c), 0);        // past the header's end

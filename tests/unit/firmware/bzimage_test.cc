@@ -74,12 +74,24 @@ TEST(BzImageDebian, ParsesTheStockKernel) {
   EXPECT_TRUE(image->relocatable);
   EXPECT_EQ(image->setup_sects, file[0x1f1]);
   EXPECT_EQ(image->payload_offset, (image->setup_sects + 1u) * 512);
-  EXPECT_EQ(image->payload().size(), file.size() - image->payload_offset);
+  EXPECT_EQ(image->payload_size(), file.size() - image->payload_offset);
   EXPECT_EQ(image->setup_header.size(), 0x202u + file[0x201] - 0x1f1);
   EXPECT_TRUE(std::equal(image->setup_header.begin(), image->setup_header.end(), file.begin() + 0x1f1));
-  EXPECT_GT(image->init_size, image->payload().size());
+  EXPECT_GT(image->init_size, image->payload_size());
   EXPECT_GE(image->cmdline_size, 255u);
   EXPECT_GT(image->initrd_addr_max, 0x100000u);
+}
+
+TEST(BzImageDebian, FileImageKeepsOnlyItsHeadAndReadsThePayloadFromTheFile) {
+  const std::string path = test_kernel_path();
+  ASSERT_FALSE(path.empty()) << kNoKernel;
+  auto image = load_bzimage_file(path);
+  ASSERT_TRUE(image) << image.error().message;
+  const std::vector<uint8_t> file = read_bytes(path);
+  EXPECT_LE(image->file.size(), 64u * 1024);  // no heap copy of the whole kernel
+  std::vector<uint8_t> payload(image->payload_size());
+  ASSERT_TRUE(image->read_payload(payload));
+  EXPECT_TRUE(std::equal(payload.begin(), payload.end(), file.begin() + image->payload_offset));
 }
 
 TEST(BzImageDebian, RejectsTheTruncatedStockKernel) {
