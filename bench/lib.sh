@@ -8,12 +8,25 @@ BENCH_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export FRANCA_BUILD FRANCA_CACHE FRANCA_BIN
 KERNEL=$FRANCA_CACHE/kernel/vmlinuz
 
-# Re-runs the calling benchmark on real KVM (nested VM if needed), once.
+# bench_ensure_kvm [--harness OPTS... --] ARGS...: re-runs the calling benchmark
+# with ARGS on real KVM (nested VM if needed), once. OPTS go to
+# tests/harness/run-on-kvm.sh, e.g. `--harness --scratch 2G --` for a fresh ext4
+# at $FRANCA_SCRATCH. A benchmark may define bench_prepare: it runs here, before
+# the re-run, after the build and the kernel fetch (work that is slow under TCG;
+# hand results to the re-run through FRANCA_* variables and the build dir).
 bench_ensure_kvm() {
+  local harness=()
+  if [[ ${1:-} == --harness ]]; then
+    shift
+    while [[ $# -gt 0 && $1 != -- ]]; do harness+=("$1"); shift; done
+    [[ $# -gt 0 ]] || { echo "bench_ensure_kvm: --harness needs a closing --" >&2; exit 2; }
+    shift
+  fi
   if [[ -z "${FRANCA_BENCH_INSIDE:-}" ]]; then
     "$BENCH_REPO/scripts/build.sh" >/dev/null
     "$BENCH_REPO/scripts/fetch-kernel.sh" >/dev/null
-    FRANCA_BENCH_INSIDE=1 exec "$BENCH_REPO/tests/harness/run-on-kvm.sh" -- "$0" "$@"
+    if declare -F bench_prepare >/dev/null; then bench_prepare "$@"; fi
+    FRANCA_BENCH_INSIDE=1 exec "$BENCH_REPO/tests/harness/run-on-kvm.sh" "${harness[@]}" -- "$0" "$@"
   fi
 }
 
