@@ -102,8 +102,63 @@ Bytes com1_aml() {
                              });
 }
 
+// PCI0: root bus 0 with its windows (_CRS) and legacy INTx routing (_PRT:
+// every slot's INTA-INTD to a GSI, level-triggered active-low by PCI convention).
+Bytes pci0_aml(const AcpiPci& pci) {
+  std::vector<Bytes> prt;
+  for (uint32_t slot = 1; slot < 32; ++slot) {
+    for (uint32_t pin = 0; pin < 4; ++pin) {
+      prt.push_back(aml::package({aml::integer((slot << 16) | 0xffff), aml::integer(pin), aml::integer(0),
+                                  aml::integer(pci.intx_gsis[(slot + pin) % 4])}));
+    }
+  }
+  const uint16_t last_bus = static_cast<uint16_t>(pci.ecam_size / (1 << 20) - 1);
+  return aml::device(
+      "PCI0", {
+                  aml::name("_HID", aml::eisa_id("PNP0A08")),
+                  aml::name("_CID", aml::eisa_id("PNP0A03")),
+                  aml::name("_UID", aml::integer(0)),
+                  aml::name("_SEG", aml::integer(0)),
+                  aml::name("_BBN", aml::integer(0)),
+                  aml::name("_CRS", aml::resource_template({
+                                        aml::word_bus_number(0, last_bus),
+                                        aml::io_port(0xcf8, 8),
+                                        aml::word_io(0x0d00, 0xffff),
+                                        aml::dword_memory(pci.mmio32_base, pci.mmio32_base + pci.mmio32_size - 1),
+                                        aml::qword_memory(pci.mmio64_base, pci.mmio64_base + pci.mmio64_size - 1),
+                                    })),
+                  aml::name("_PRT", aml::package(prt)),
+              });
+}
+
+// A motherboard resource reserving ECAM: Linux uses MCFG only when it is reserved.
+Bytes ecam_reservation_aml(const AcpiPci& pci) {
+  return aml::device(
+      "MCFR", {
+                  aml::name("_HID", aml::eisa_id("PNP0C02")),
+                  aml::name("_UID", aml::integer(0)),
+                  aml::name("_CRS", aml::resource_template({aml::memory32_fixed(
+                                        static_cast<uint32_t>(pci.ecam_base), static_cast<uint32_t>(pci.ecam_size))})),
+              });
+}
+
+Bytes build_mcfg(const AcpiPci& pci) {
+  Bytes b = header("MCFG", 1);
+  append(b, 0, 8);  // reserved
+  append(b, pci.ecam_base, 8);
+  append(b, 0, 2);  // segment group
+  append(b, 0, 1);  // start bus
+  append(b, pci.ecam_size / (1 << 20) - 1, 1);
+  append(b, 0, 4);  // reserved
+  return finish(std::move(b));
+}
+
 Bytes build_dsdt(const AcpiConfig& config) {
   std::vector<Bytes> sb = config.extra_sb_terms;
+  if (config.pci) {
+    sb.push_back(pci0_aml(*config.pci));
+    sb.push_back(ecam_reservation_aml(*config.pci));
+  }
   sb.push_back(com1_aml());
   for (size_t i = 0; i < config.mmio_devices.size(); ++i) sb.push_back(mmio_device_aml(i, config.mmio_devices[i]));
   Bytes b = header("DSDT", 2);
@@ -168,11 +223,17 @@ AcpiBlob build_acpi_tables(const AcpiConfig& config, uint64_t base) {
   const uint64_t fadt_addr = align16(dsdt_addr + dsdt.size());
   const Bytes madt = build_madt(config.cpus);
   const uint64_t madt_addr = align16(fadt_addr + fadt.size());
-  const uint64_t xsdt_addr = align16(madt_addr + madt.size());
-  const Bytes xsdt = build_xsdt({fadt_addr, madt_addr});
-  return AcpiBlob{
+  const Bytes mcfg = config.pci ? build_mcfg(*config.pci) : Bytes{};
+  const uint64_t mcfg_addr = align16(madt_addr + madt.size());
+  const uint64_t xsdt_addr = align16(mcfg_addr + mcfg.size());
+  std::vector<uint64_t> entries{fadt_addr, madt_addr};
+  if (config.pci) entries.push_back(mcfg_addr);
+  const Bytes xsdt = build_xsdt(entries);
+  AcpiBlob blob{
       rsdp_addr,
       {{rsdp_addr, build_rsdp(xsdt_addr)}, {xsdt_addr, xsdt}, {fadt_addr, fadt}, {dsdt_addr, dsdt}, {madt_addr, madt}}};
+  if (config.pci) blob.tables.push_back({mcfg_addr, mcfg});
+  return blob;
 }
 
 Result<uint64_t> write_acpi_tables(const GuestMemory& mem, const AcpiConfig& config) {

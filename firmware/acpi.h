@@ -1,9 +1,12 @@
 // ACPI tables franca places in guest RAM (ACPI 6.5 §5.2): RSDP -> XSDT ->
 // FADT (hardware-reduced, sleep control/status and reset registers) -> DSDT
-// (_S5 and virtio-mmio LNRO0005 devices), and MADT (one LAPIC per vCPU, IOAPIC).
+// (_S5, virtio-mmio LNRO0005 devices, the PCI host bridge PCI0 with _CRS and
+// _PRT), MADT (one LAPIC per vCPU, IOAPIC) and MCFG (PCI ECAM, PCI fw 3.2 §4.1.2).
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "firmware/aml.h"
@@ -19,9 +22,21 @@ struct AcpiMmioDevice {
   uint32_t gsi;
 };
 
+// The PCI root bus 0 (PNP0A08): ECAM, BAR windows and INTx routing.
+struct AcpiPci {
+  uint64_t ecam_base;
+  uint64_t ecam_size;  // 1 MiB per bus
+  uint32_t mmio32_base;
+  uint32_t mmio32_size;
+  uint64_t mmio64_base;
+  uint64_t mmio64_size;
+  std::array<uint32_t, 4> intx_gsis;  // slot s, pin p (0 = INTA) -> intx_gsis[(s + p) % 4]
+};
+
 struct AcpiConfig {
   unsigned cpus = 1;
   std::vector<AcpiMmioDevice> mmio_devices;
+  std::optional<AcpiPci> pci;
   // Extra AML terms placed in \_SB_ (e.g. a PCI host bridge added by a later transport).
   std::vector<aml::Bytes> extra_sb_terms;
 };
@@ -33,7 +48,7 @@ struct AcpiTable {
 
 struct AcpiBlob {
   uint64_t rsdp_addr;
-  std::vector<AcpiTable> tables;  // RSDP first, then XSDT, FADT, DSDT, MADT
+  std::vector<AcpiTable> tables;  // RSDP first, then XSDT, FADT, DSDT, MADT[, MCFG]
 };
 
 // Pure layout of every table at `base`; unit-testable without guest memory.

@@ -166,6 +166,7 @@ Bytes interrupt(uint32_t gsi, bool edge, bool active_low, bool shared) {
 }
 
 Bytes word_bus_number(uint16_t min, uint16_t max) { return address_space(0x88, 2, 0, 2, min, max); }
+Bytes word_io(uint16_t min, uint16_t max) { return address_space(0x88, 1, 0x03, 2, min, max); }
 Bytes dword_memory(uint32_t min, uint32_t max, bool cacheable) {
   return address_space(0x87, 0, static_cast<uint8_t>(cacheable ? 0x03 : 0x01), 4, min, max);
 }

@@ -29,6 +29,7 @@ Bytes memory32_fixed(uint32_t base, uint32_t size, bool writable = true);
 Bytes io_port(uint16_t base, uint8_t len);
 Bytes interrupt(uint32_t gsi, bool edge, bool active_low = false, bool shared = false);
 Bytes word_bus_number(uint16_t min, uint16_t max);
+Bytes word_io(uint16_t min, uint16_t max);  // an I/O window a bridge produces
 Bytes dword_memory(uint32_t min, uint32_t max, bool cacheable = false);
 Bytes qword_memory(uint64_t min, uint64_t max, bool cacheable = false);
 Bytes resource_template(const std::vector<Bytes>& descriptors);

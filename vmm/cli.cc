@@ -28,20 +28,22 @@ DESCRIPTION
   With stdio serial on a terminal, type Ctrl-A x to quit.
 
   Virtio devices take one option grammar, key=value items separated by commas
-  (like cloud-hypervisor); every device accepts transport=mmio and
+  (like cloud-hypervisor); every device accepts transport=pci|mmio and
   features=-name,-name to hide offered feature bits from the driver (the way
-  around a buggy driver or device feature). virtio-mmio devices are described
-  to the guest in the ACPI DSDT (LNRO0005), which the stock kernel's
-  virtio_mmio driver binds.
+  around a buggy driver or device feature).
+  transport=pci (default): a modern virtio-pci function (1af4:1040+type) on PCI
+  bus 0 (ACPI MCFG + PCI0), MSI-X vectors per queue, INTx with pci=nomsi; the
+  guest needs virtio_pci. transport=mmio: virtio-mmio described in the ACPI
+  DSDT (LNRO0005), which the stock kernel's virtio_mmio driver binds.
 
 DEVICES
-  --disk path=IMG[,readonly=on][,serial=ID][,queues=N][,transport=mmio][,features=...]
+  --disk path=IMG[,readonly=on][,serial=ID][,queues=N][,transport=pci|mmio][,features=...]
       virtio-blk over a raw image file or block device (repeatable: vda, vdb, ...).
       Writes reach the host file before the guest sees them complete; a flush
       is an fdatasync. The image is locked against a second franca.
       features: ring_packed event_idx indirect_desc flush ro blk_size seg_max
                 size_max topology discard write_zeroes mq
-  --console stdio|pty|file:PATH|socket:PATH|none[,transport=mmio][,features=...]
+  --console stdio|pty|file:PATH|socket:PATH|none[,transport=pci|mmio][,features=...]
       virtio-console, the guest's hvc0 (boot with console=hvc0). stdio takes the
       terminal from the serial port (unless --serial is given too); pty prints
       the pseudo-terminal to attach to; socket:PATH serves one client on a unix

@@ -30,8 +30,8 @@ Result<bool> parse_on_off(const std::string& value, std::string_view flag, std::
 
 Result<Transport> parse_transport(Items& items, std::string_view flag) {
   const auto value = take(items, "transport");
-  if (!value || *value == "mmio") return Transport::kMmio;
-  if (*value == "pci") return usage_error(fmt::format("{} transport=pci: not available yet, use transport=mmio", flag));
+  if (!value || *value == "pci") return Transport::kPci;
+  if (*value == "mmio") return Transport::kMmio;
   return usage_error(fmt::format("{} transport={}: expected mmio or pci", flag, *value));
 }
 

@@ -16,17 +16,17 @@ enum class Transport { kMmio, kPci };
 
 struct DiskOption {
   virtio::BlockConfig block;
-  Transport transport = Transport::kMmio;
+  Transport transport = Transport::kPci;
 };
 
 struct ConsoleOption {
   virtio::ConsoleConfig console;
-  Transport transport = Transport::kMmio;
+  Transport transport = Transport::kPci;
 };
 
-// "path=IMG[,readonly=on][,serial=ID][,queues=N][,transport=mmio][,features=-a,-b]"
+// "path=IMG[,readonly=on][,serial=ID][,queues=N][,transport=pci|mmio][,features=-a,-b]"
 Result<DiskOption> parse_disk_option(std::string_view text);
-// "stdio|pty|file:PATH|socket:PATH|none[,transport=mmio][,features=...]"
+// "stdio|pty|file:PATH|socket:PATH|none[,transport=pci|mmio][,features=...]"
 Result<ConsoleOption> parse_console_option(std::string_view text);
 
 }  // namespace franca

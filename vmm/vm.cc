@@ -5,12 +5,11 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cmath>
-#include <fstream>
-#include <iterator>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -32,6 +31,7 @@
 #include "vmm/core/log.h"
 #include "vmm/host_memory.h"
 #include "vmm/host_terminal.h"
+#include "vmm/pci_host.h"
 
 namespace franca {
 namespace {
@@ -70,12 +70,50 @@ class ZeroPorts : public BusDevice {
   void write(uint64_t, std::span<const uint8_t>) override {}
 };
 
-Result<std::vector<uint8_t>> read_file(const std::string& path, const char* flag) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return usage_error(fmt::format("{} {}: {}", flag, path, std::strerror(errno)));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return usage_error(fmt::format("{} {}: read error", flag, path));
-  return bytes;
+// The initrd, checked now and read later straight into guest RAM (never onto our heap).
+Result<firmware::InitrdSource> open_initrd(const std::string& path) {
+  auto fd = std::make_shared<Fd>(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd->valid()) return usage_error(fmt::format("--initrd {}: {}", path, std::strerror(errno)));
+  struct stat st {};
+  if (fstat(fd->get(), &st) < 0) return usage_error(fmt::format("--initrd {}: {}", path, std::strerror(errno)));
+  if (!S_ISREG(st.st_mode)) return usage_error(fmt::format("--initrd {}: not a regular file", path));
+  auto read = [fd](std::span<uint8_t> dest) {
+    size_t done = 0;
+    while (done < dest.size()) {
+      const ssize_t n = ::pread(fd->get(), dest.data() + done, dest.size() - done, static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  };
+  return firmware::InitrdSource{static_cast<uint64_t>(st.st_size), std::move(read)};
+}
+
+// Opens every device's host side (images, console files and sockets) before
+// any KVM call: a bad --disk or --console is the user's error whatever the host has.
+struct OpenedDevices {
+  std::vector<std::shared_ptr<virtio::VirtioDevice>> all;
+  std::vector<Transport> transports;  // of all[i]
+  std::shared_ptr<virtio::Console> console;
+};
+
+Result<OpenedDevices> open_virtio_devices(const VmConfig& config) {
+  OpenedDevices out;
+  for (size_t i = 0; i < config.disks.size(); ++i) {
+    auto disk = virtio::Block::create(config.disks[i].block, fmt::format("blk{}", i));
+    if (!disk) return std::unexpected(disk.error());
+    out.all.push_back(std::move(*disk));
+    out.transports.push_back(config.disks[i].transport);
+  }
+  if (config.console) {
+    auto console = virtio::Console::create(config.console->console, "console0");
+    if (!console) return std::unexpected(console.error());
+    out.console = std::move(*console);
+    out.all.push_back(out.console);
+    out.transports.push_back(config.console->transport);
+  }
+  return out;
 }
 
 }  // namespace
@@ -84,13 +122,15 @@ Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config) {
   // Inputs first: a bad kernel or size is the user's error whatever the host has.
   auto image = firmware::load_bzimage_file(config.kernel);
   if (!image) return std::unexpected(image.error());
-  std::vector<uint8_t> initrd;
+  firmware::InitrdSource initrd;
   if (!config.initrd.empty()) {
-    auto bytes = read_file(config.initrd, "--initrd");
+    auto bytes = open_initrd(config.initrd);
     if (!bytes) return std::unexpected(bytes.error());
     initrd = std::move(*bytes);
   }
   if (auto r = check_memory_fits_host(config.memory); !r) return std::unexpected(r.error());
+  auto devices = open_virtio_devices(config);
+  if (!devices) return std::unexpected(devices.error());
 
   auto kvm = Kvm::open();
   if (!kvm) return std::unexpected(kvm.error());
@@ -100,6 +140,9 @@ Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config) {
   auto kvm_vm = kvm->create_vm();
   if (!kvm_vm) return std::unexpected(kvm_vm.error());
   std::unique_ptr<Vm> vm(new Vm(config, std::move(*kvm_vm)));
+  vm->virtio_devices_ = std::move(devices->all);
+  vm->virtio_transports_ = std::move(devices->transports);
+  vm->console_ = std::move(devices->console);
   for (auto step : {&Vm::setup_memory, &Vm::setup_devices}) {
     if (auto r = (vm.get()->*step)(); !r) return std::unexpected(r.error());
   }
@@ -128,10 +171,11 @@ Result<void> Vm::setup_memory() {
   return {};
 }
 
-Result<void> Vm::load_kernel(const firmware::BzImage& image, std::span<const uint8_t> initrd) {
+Result<void> Vm::load_kernel(const firmware::BzImage& image, const firmware::InitrdSource& initrd) {
   firmware::AcpiConfig acpi;
   acpi.cpus = config_.cpus;
   acpi.mmio_devices = acpi_mmio_devices_;
+  acpi.pci = pci_->acpi();
   auto rsdp = firmware::write_acpi_tables(memory_, acpi);
   if (!rsdp) return std::unexpected(rsdp.error());
   auto boot = firmware::load_linux(memory_, image, initrd, config_.cmdline, *rsdp);
@@ -141,7 +185,7 @@ Result<void> Vm::load_kernel(const firmware::BzImage& image, std::span<const uin
   if (auto r = x86::write_boot_tables(memory_); !r) return r;
   if (auto r = firmware::write_reset_vector(memory_); !r) return r;
   spdlog::info("kernel {} (boot protocol {}.{:02}), initrd {} bytes, cmdline \"{}\"", config_.kernel,
-               image.protocol_version >> 8, image.protocol_version & 0xff, initrd.size(), config_.cmdline);
+               image.protocol_version >> 8, image.protocol_version & 0xff, initrd.size, config_.cmdline);
   return {};
 }
 
@@ -197,21 +241,22 @@ Result<void> Vm::setup_devices() {
   for (const PortDevice& p : ports) {
     if (auto r = pio_bus_.insert(p.base, p.len, p.device); !r) return r;
   }
+  const uint64_t ram_top = config_.memory > x86::kMmioHoleStart
+                               ? x86::kMmioHoleEnd + (config_.memory - x86::kMmioHoleStart)
+                               : config_.memory;
+  pci_ = std::make_unique<PciHost>(kvm_vm_, pio_bus_, mmio_bus_, memory_, *loop_, ram_top);
+  if (auto r = pci_->attach(); !r) return r;
   return setup_virtio_devices();
 }
 
 Result<void> Vm::setup_virtio_devices() {
-  for (size_t i = 0; i < config_.disks.size(); ++i) {
-    auto disk = virtio::Block::create(config_.disks[i].block, fmt::format("blk{}", i));
-    if (!disk) return std::unexpected(disk.error());
-    if (auto r = add_mmio_device(std::move(*disk)); !r) return r;
-  }
-  if (config_.console) {
-    auto console = virtio::Console::create(config_.console->console, "console0");
-    if (!console) return std::unexpected(console.error());
-    console_ = std::move(*console);
+  if (console_) {
     if (auto r = console_->start(*loop_); !r) return r;
-    if (auto r = add_mmio_device(console_); !r) return r;
+  }
+  for (size_t i = 0; i < virtio_devices_.size(); ++i) {
+    auto r = virtio_transports_[i] == Transport::kPci ? pci_->add_virtio(virtio_devices_[i])
+                                                      : add_mmio_device(virtio_devices_[i]);
+    if (!r) return r;
   }
   return {};
 }
@@ -396,6 +441,7 @@ void Vm::shutdown() {
   for (auto& vcpu : vcpus_) vcpu->stop();
   for (auto& vcpu : vcpus_) vcpu->join();
   for (auto& transport : mmio_transports_) transport->shutdown();  // data paths stop before the loop
+  if (pci_) pci_->shutdown();
   if (loop_) loop_->stop();
   if (loop_thread_.joinable()) loop_thread_.join();
   terminal_.reset();  // restore the terminal before anything else prints

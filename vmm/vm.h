@@ -26,10 +26,12 @@
 namespace franca {
 
 class Serial8250;
+class PciHost;
 class RawTerminal;
 class EscapeFilter;
 namespace firmware {
 struct BzImage;
+struct InitrdSource;
 struct AcpiMmioDevice;
 }  // namespace firmware
 namespace virtio {
@@ -52,7 +54,7 @@ class Vm {
  private:
   Vm(const VmConfig& config, KvmVm kvm_vm);
   Result<void> setup_memory();
-  Result<void> load_kernel(const firmware::BzImage& image, std::span<const uint8_t> initrd);
+  Result<void> load_kernel(const firmware::BzImage& image, const firmware::InitrdSource& initrd);
   Result<void> setup_serial_output();
   Result<void> setup_devices();
   Result<void> setup_virtio_devices();
@@ -84,6 +86,9 @@ class Vm {
   std::vector<Fd> host_fds_;  // signalfd, timerfd, serial output file, irqfds
   std::vector<std::shared_ptr<virtio::MmioTransport>> mmio_transports_;
   std::vector<firmware::AcpiMmioDevice> acpi_mmio_devices_;
+  std::vector<std::shared_ptr<virtio::VirtioDevice>> virtio_devices_;
+  std::vector<Transport> virtio_transports_;  // of virtio_devices_[i]
+  std::unique_ptr<PciHost> pci_;              // root bus, BARs, MSI routes, INTx
   std::shared_ptr<virtio::Console> console_;
 
   std::mutex stop_mutex_;

@@ -42,6 +42,26 @@ expect 2 "--cpus" --kernel "$kernel" --cpus 0
 expect 2 "--cpus" --kernel "$kernel" --cpus 100000
 expect 2 "--serial" --kernel "$kernel" --serial bogus
 expect 2 "unrecognised option" --kernel "$kernel" --bogus
+# Devices: image and console problems are found before any KVM call.
+truncate -s 1M "$work/disk.img"
+truncate -s 1000 "$work/odd.img"
+expect 2 "--disk path=$work/missing.img" --kernel "$kernel" --disk "path=$work/missing.img"
+expect 2 "--disk path=$work" --kernel "$kernel" --disk "path=$work"
+expect 2 "multiple of 512" --kernel "$kernel" --disk "path=$work/odd.img"
+expect 2 "unknown key 'colour'" --kernel "$kernel" --disk "path=$work/disk.img,colour=red"
+expect 2 "unknown feature 'warp'" --kernel "$kernel" --disk "path=$work/disk.img,features=-warp"
+expect 2 "--console" --kernel "$kernel" --console "file:$work/no/such/dir/log"
+expect 2 "--console" --kernel "$kernel" --console telnet
+expect 2 "only one device can own the terminal" --kernel "$kernel" --console stdio --serial stdio
+# A disk locked by another franca (a running guest holds the lock; needs KVM).
+if [[ -c /dev/kvm ]]; then
+"$franca" --kernel "$kernel" --disk "path=$work/disk.img" --memory 128M --timeout 30 --serial none \
+  >/dev/null 2>&1 </dev/null &
+holder=$!
+sleep 2  # past Block::create (the kernel panics much later, with no initrd)
+expect 2 "locked" --kernel "$kernel" --disk "path=$work/disk.img"
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+fi
 if [[ ! -e /dev/kvm ]]; then
   expect 1 "/dev/kvm: not present" --kernel "$kernel" --memory 128M
 fi

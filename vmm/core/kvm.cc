@@ -136,6 +136,46 @@ Result<void> KvmVm::irqfd(int event_fd, uint32_t gsi, bool deassign) {
   return check(ioctl(fd_.get(), KVM_IRQFD, &request), "KVM_IRQFD");
 }
 
+Result<void> KvmVm::set_gsi_routing(std::span<const MsiRoute> msi) {
+  constexpr uint32_t kIrqchipPins = 24, kPicPins = 16;
+  std::vector<kvm_irq_routing_entry> entries;
+  for (uint32_t gsi = 0; gsi < kIrqchipPins; ++gsi) {
+    kvm_irq_routing_entry e{};
+    e.gsi = gsi;
+    e.type = KVM_IRQ_ROUTING_IRQCHIP;
+    if (gsi < kPicPins) {
+      e.u.irqchip = {static_cast<uint32_t>(gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE), gsi % 8};
+      entries.push_back(e);
+    }
+    e.u.irqchip = {KVM_IRQCHIP_IOAPIC, gsi};
+    entries.push_back(e);
+  }
+  for (const MsiRoute& r : msi) {
+    kvm_irq_routing_entry e{};
+    e.gsi = r.gsi;
+    e.type = KVM_IRQ_ROUTING_MSI;
+    e.u.msi.address_lo = static_cast<uint32_t>(r.address);
+    e.u.msi.address_hi = static_cast<uint32_t>(r.address >> 32);
+    e.u.msi.data = r.data;
+    entries.push_back(e);
+  }
+  // <linux/kvm.h> declares kvm_irq_routing with __DECLARE_FLEX_ARRAY, whose C++
+  // expansion adds a 1-byte empty member: sizeof becomes 16 and `entries` moves
+  // to offset 16, so KVM_SET_GSI_ROUTING encodes the wrong size (ENOTTY). The
+  // kernel's (C) layout is {u32 nr; u32 flags;} then the entries at offset 8.
+  struct RoutingHeader {
+    uint32_t nr;
+    uint32_t flags;
+  };
+  constexpr unsigned long kSetGsiRouting = _IOW(KVMIO, 0x6a, RoutingHeader);
+  static_assert(alignof(kvm_irq_routing_entry) <= sizeof(RoutingHeader));
+  std::vector<uint8_t> buf(sizeof(RoutingHeader) + entries.size() * sizeof(kvm_irq_routing_entry));
+  const RoutingHeader header{static_cast<uint32_t>(entries.size()), 0};
+  std::memcpy(buf.data(), &header, sizeof(header));
+  std::memcpy(buf.data() + sizeof(header), entries.data(), entries.size() * sizeof(kvm_irq_routing_entry));
+  return check(ioctl(fd_.get(), kSetGsiRouting, buf.data()), "KVM_SET_GSI_ROUTING");
+}
+
 Result<void> KvmVm::ioeventfd(int event_fd, uint64_t addr, uint32_t len, bool pio, std::optional<uint64_t> datamatch,
                               bool deassign) {
   kvm_ioeventfd request{};

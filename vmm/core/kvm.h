@@ -18,6 +18,13 @@ namespace franca {
 
 class KvmVcpu;
 
+// One MSI route: a GSI whose irqfd (or KVM_IRQ_LINE) delivers this message.
+struct MsiRoute {
+  uint32_t gsi;
+  uint64_t address;
+  uint32_t data;
+};
+
 class KvmVm {
  public:
   explicit KvmVm(Fd fd, int vcpu_mmap_size) : fd_(std::move(fd)), vcpu_mmap_size_(vcpu_mmap_size) {}
@@ -29,6 +36,9 @@ class KvmVm {
   Result<void> set_user_memory_region(uint32_t slot, uint64_t gpa, uint64_t size, void* host);
   Result<void> irq_line(uint32_t gsi, bool level);
   Result<void> irqfd(int event_fd, uint32_t gsi, bool deassign = false);
+  // KVM_SET_GSI_ROUTING replaces the whole table: this installs KVM's 24 default
+  // IRQCHIP routes (GSI 0-15 -> PIC + IOAPIC, 16-23 -> IOAPIC) plus `msi`.
+  Result<void> set_gsi_routing(std::span<const MsiRoute> msi);
   Result<void> ioeventfd(int event_fd, uint64_t addr, uint32_t len, bool pio, std::optional<uint64_t> datamatch,
                          bool deassign = false);
   Result<KvmVcpu> create_vcpu(uint32_t id);

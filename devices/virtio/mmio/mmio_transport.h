@@ -4,6 +4,7 @@
 // KVM ioeventfds on QueueNotify; a notify write that still reaches us is
 // forwarded to the same eventfd); interrupts set InterruptStatus and pulse the
 // device's line (an irqfd in the VMM). Discovery: an ACPI LNRO0005 device.
+// Status, features, queue setup, activation and reset live in TransportCore.
 #pragma once
 
 #include <atomic>
@@ -13,8 +14,7 @@
 #include <vector>
 
 #include "devices/virtio/device.h"
-#include "devices/virtio/device_status.h"
-#include "devices/virtio/queue/queue_config.h"
+#include "devices/virtio/transport_core.h"
 #include "vmm/core/bus.h"
 #include "vmm/core/event_loop.h"
 #include "vmm/core/fd.h"
@@ -37,9 +37,9 @@ class MmioTransport : public BusDevice {
   void write(uint64_t offset, std::span<const uint8_t> data) override;
 
   // For KVM ioeventfds: a 4-byte write of `queue` at kNotifyOffset signals kick_fd(queue).
-  int kick_fd(uint16_t queue) const { return kicks_[queue].get(); }
-  uint16_t num_queues() const { return static_cast<uint16_t>(queues_.size()); }
-  VirtioDevice& device() { return *device_; }
+  int kick_fd(uint16_t queue) const { return core_->kick_fd(queue); }
+  uint16_t num_queues() const { return core_->num_queues(); }
+  VirtioDevice& device() { return core_->device(); }
   // VMM shutdown: stops the device's data path (on the loop) if it is running.
   void shutdown();
 
@@ -47,32 +47,19 @@ class MmioTransport : public BusDevice {
   uint32_t interrupt_status() const;
 
  private:
-  struct Shared;  // interrupt state shared with the device's Interrupt
-  MmioTransport(std::shared_ptr<VirtioDevice> device, const GuestMemory& memory, EventLoop& loop,
-                std::shared_ptr<Shared> shared, std::vector<Fd> kicks);
+  struct Irq;  // InterruptStatus and the line, shared with the device's Interrupt
+  MmioTransport(std::unique_ptr<TransportCore> core, std::shared_ptr<Irq> irq);
 
   uint32_t read_register(uint64_t offset);
   void write_register(uint64_t offset, uint32_t value);
   void write_queue_register(uint64_t offset, uint32_t value);
-  void write_status(uint32_t value);
-  void activate();
-  void stop_device();
-  void reset();
-  QueueConfig* selected_queue();
 
-  std::shared_ptr<VirtioDevice> device_;
-  const GuestMemory& memory_;
-  EventLoop& loop_;
-  std::shared_ptr<Shared> shared_;
-  std::vector<Fd> kicks_;
-
+  std::unique_ptr<TransportCore> core_;
+  std::shared_ptr<Irq> irq_;
   mutable std::mutex mutex_;  // vCPU threads
-  DeviceStatus status_;
-  std::vector<QueueConfig> queues_;
   uint32_t device_features_sel_ = 0;
   uint32_t driver_features_sel_ = 0;
   uint32_t queue_sel_ = 0;
-  bool active_ = false;
 };
 
 }  // namespace franca::virtio

@@ -1,4 +1,4 @@
 # virtio-console + two disks on virtio-mmio with packed rings: see tests/integration/virtio/console.sh.
 source "$FRANCA_REPO/tests/integration/lib.sh"
-RING=packed
+RING=packed TRANSPORT=mmio
 source "$FRANCA_REPO/tests/integration/virtio/console.sh"

@@ -1,12 +1,14 @@
-# virtio-console (hvc0) beside two virtio-blk disks, all on virtio-mmio; shared
-# by cases/console_split.sh and cases/console_packed.sh (RING=split|packed).
+# virtio-console (hvc0) beside two virtio-blk disks, all on one transport; shared
+# by cases/console_*.sh (RING=split|packed, TRANSPORT=mmio|pci).
 # The guest's shell runs on hvc0 with franca's stdin/stdout (--console stdio);
 # a command typed on the host runs in the guest (the typed "$((6 * 7))" comes
 # back as 42 only if the shell executed it); the terminal size reaches the
 # guest's config space; both disks are visible.
-: "${RING:?}"
-features=""
-[[ $RING == packed ]] || features=",features=-ring_packed"
+: "${RING:?}" "${TRANSPORT:?}"
+NOMSI=${NOMSI:-0}
+source "$FRANCA_REPO/tests/integration/virtio/transport.sh"
+features=",transport=$TRANSPORT"
+[[ $RING == packed ]] || features+=",features=-ring_packed"
 truncate -s 8M a.img
 truncate -s 4M b.img
 
@@ -17,13 +19,14 @@ echo HVC_SIZE_BYTES=$(cat /sys/block/vda/size)/$(cat /sys/block/vdb/size)
 for d in /sys/bus/virtio/devices/*; do
   [ "$(cat $d/device)" = 0x0003 ] && echo HVC_FEATURES=$(cat $d/features)
 done
+'"$TRANSPORT_GUEST_REPORT"'
 echo HVC-READY
-exec setsid cttyhack sh' "virtio_mmio virtio_blk virtio_console"
+exec setsid cttyhack sh' "$TRANSPORT_MODULES virtio_blk virtio_console"
 
 mkfifo input
 exec 3<>input  # keep the fifo open: franca never sees EOF
 "$FRANCA_BIN" --kernel "$KERNEL" --initrd initrd.gz --memory 256M --serial file:serial.log \
-  --cmdline "console=ttyS0 console=hvc0 panic=-1" --timeout 300 \
+  --cmdline "console=ttyS0 console=hvc0 panic=-1$TRANSPORT_CMDLINE" --timeout 300 \
   --disk "path=a.img$features" --disk "path=b.img$features" --console "stdio$features" \
   --log-level info <input >console.log 2>franca.err &
 pid=$!
@@ -49,3 +52,4 @@ expect_eq "$(guest_value console.log HVC_SIZE_BYTES)" "16384/8192" "disk sizes i
 f=$(guest_value console.log HVC_FEATURES)
 expect_eq "${f:34:1}" "$([[ $RING == packed ]] && echo 1 || echo 0)" "console ring_packed (features bit 34)"
 expect_eq "${f:0:1}" 1 "console size feature (bit 0)"
+check_transport console.log "0x1042 0x1042 0x1043" 3

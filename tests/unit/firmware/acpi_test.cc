@@ -45,6 +45,28 @@ AcpiConfig config(unsigned cpus, size_t mmio = 0) {
   return c;
 }
 
+AcpiConfig with_pci(AcpiConfig c) {
+  c.pci = AcpiPci{0xe0000000, 0x100000, 0xc0000000, 0x10000000, 0x100000000, uint64_t{16} << 30, {16, 17, 18, 19}};
+  return c;
+}
+
+TEST(Acpi, PciAddsMcfgWithTheEcamWindowForBus0) {
+  const AcpiBlob blob = build_acpi_tables(with_pci(config(1)), kBase);
+  const auto mcfg = std::find_if(blob.tables.begin(), blob.tables.end(), [](auto& t) { return sig(t) == "MCFG"; });
+  ASSERT_NE(mcfg, blob.tables.end());
+  EXPECT_EQ(acpi_checksum(mcfg->bytes, 0, mcfg->bytes.size()), 0);
+  EXPECT_EQ(le(mcfg->bytes, 44, 8), 0xe0000000u);  // base address
+  EXPECT_EQ(le(mcfg->bytes, 52, 2), 0u);           // segment
+  EXPECT_EQ(mcfg->bytes[54], 0);                   // start bus
+  EXPECT_EQ(mcfg->bytes[55], 0);                   // end bus
+  const AcpiTable& xsdt = table_at(blob, le(blob.tables[0].bytes, 24, 8));
+  EXPECT_EQ(le(xsdt.bytes, 36 + 16, 8), mcfg->addr);
+}
+
+TEST(Acpi, NoPciMeansNoMcfg) {
+  for (const auto& t : build_acpi_tables(config(1), kBase).tables) EXPECT_NE(sig(t), "MCFG");
+}
+
 TEST(Acpi, EveryTableChecksumsToZeroAndHasItsLength) {
   const AcpiBlob blob = build_acpi_tables(config(2, 2), kBase);
   for (const auto& t : blob.tables) {
@@ -162,7 +184,7 @@ TEST(Acpi, TablesDisassembleCleanlyWithIasl) {
   ASSERT_EQ(std::system("command -v iasl >/dev/null 2>&1"), 0) << "iasl not found: apt-get install acpica-tools";
   const auto dir = std::filesystem::temp_directory_path() / ("franca-acpi-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
-  for (const auto& t : build_acpi_tables(config(2, 2), kBase).tables) {
+  for (const auto& t : build_acpi_tables(with_pci(config(2, 2)), kBase).tables) {
     if (sig(t) == "RSD ") continue;  // iasl -d takes only SDTs; RSDP checksums are tested above
     const std::string name = sig(t);
     const auto path = dir / (name + ".dat");
@@ -178,6 +200,9 @@ TEST(Acpi, TablesDisassembleCleanlyWithIasl) {
   const std::string text((std::istreambuf_iterator<char>(dsl)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("Name (\\_S5, Package"), std::string::npos) << text;
   EXPECT_NE(text.find("Memory32Fixed (ReadWrite"), std::string::npos) << text;
+  EXPECT_NE(text.find("EisaId (\"PNP0A08\")"), std::string::npos) << text;
+  EXPECT_NE(text.find("Name (_PRT, Package (0x7C)"), std::string::npos) << text;
+  EXPECT_NE(text.find("QWordMemory"), std::string::npos) << text;
   std::filesystem::remove_all(dir);
 }
 

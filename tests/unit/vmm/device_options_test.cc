@@ -36,6 +36,14 @@ TEST(DiskOption, ParsesEveryKey) {
   EXPECT_EQ(d->block.feature_mask, (uint64_t{1} << VIRTIO_BLK_F_DISCARD) | (uint64_t{1} << VIRTIO_BLK_F_FLUSH));
 }
 
+TEST(DiskOption, TransportDefaultsToPciAndAcceptsBoth) {
+  EXPECT_EQ(parse_disk_option("a.img")->transport, Transport::kPci);
+  EXPECT_EQ(parse_disk_option("a.img,transport=pci")->transport, Transport::kPci);
+  EXPECT_EQ(parse_disk_option("a.img,transport=mmio")->transport, Transport::kMmio);
+  EXPECT_EQ(parse_console_option("none")->transport, Transport::kPci);
+  EXPECT_EQ(parse_console_option("none,transport=mmio")->transport, Transport::kMmio);
+}
+
 TEST(DiskOption, BarePathIsThePath) {
   auto d = parse_disk_option("a.img");
   ASSERT_TRUE(d.has_value());

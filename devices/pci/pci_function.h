@@ -1,0 +1,45 @@
+// What a PCI function on franca's root bus implements, and what it needs from
+// the VMM to place its BARs (PCI Local Bus 3.0 §6.2.5.1): mapping a BAR region
+// on the MMIO bus and KVM ioeventfds on notify addresses, moved when the guest
+// reprograms a BAR or toggles memory decode.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "vmm/core/bus.h"
+#include "vmm/core/error.h"
+
+namespace franca::pci {
+
+class PciFunction {
+ public:
+  virtual ~PciFunction() = default;
+  // `offset` < 4096 (ECAM) or < 256 (mechanism #1); 1, 2 or 4 bytes. vCPU threads.
+  virtual void config_read(uint32_t offset, std::span<uint8_t> data) = 0;
+  virtual void config_write(uint32_t offset, std::span<const uint8_t> data) = 0;
+};
+
+// Implemented by the VMM (KVM + the MMIO bus) and by fakes in unit tests.
+class PciBarHost {
+ public:
+  virtual ~PciBarHost() = default;
+  virtual Result<void> map(uint64_t base, uint64_t size, std::shared_ptr<BusDevice> device) = 0;
+  virtual void unmap(uint64_t base) = 0;
+  // A write of any length at `addr` signals `fd` (KVM ioeventfd, len 0).
+  virtual Result<void> add_notify(int fd, uint64_t addr) = 0;
+  virtual void remove_notify(int fd, uint64_t addr) = 0;
+};
+
+// MSI delivery for one function's MSI-X vectors: the VMM gives each vector a
+// GSI with an MSI route and an irqfd. Thread-safe.
+class MsiSink {
+ public:
+  virtual ~MsiSink() = default;
+  // The message of `vector` changed (only called while it can be delivered).
+  virtual void route(uint16_t vector, uint64_t address, uint32_t data) = 0;
+  virtual void fire(uint16_t vector) = 0;
+};
+
+}  // namespace franca::pci

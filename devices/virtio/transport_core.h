@@ -1,0 +1,76 @@
+// What every virtio transport shares (virtio 1.x §2.1 status, §2.2 features,
+// §3.1 initialization): the device, DeviceStatus, the QueueConfigs the driver
+// programs, one kick eventfd per queue, and activate / reset / fail. The mmio and
+// pci transports only decode their registers into these calls.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "devices/virtio/device.h"
+#include "devices/virtio/device_status.h"
+#include "devices/virtio/queue/queue_config.h"
+#include "vmm/core/event_loop.h"
+#include "vmm/core/fd.h"
+#include "vmm/core/guest_memory.h"
+
+namespace franca::virtio {
+
+// Not thread-safe: the owning transport serialises calls under its own lock.
+// Interrupt delivery (`irq`) and fail() are thread-safe.
+class TransportCore {
+ public:
+  // Creates one kick eventfd per queue. `memory` and `loop` must outlive the core.
+  static Result<std::unique_ptr<TransportCore>> create(std::shared_ptr<VirtioDevice> device, const GuestMemory& memory,
+                                                       EventLoop& loop, std::shared_ptr<Interrupt> irq);
+  ~TransportCore();
+
+  VirtioDevice& device() { return *device_; }
+  const std::string& id() const { return device_->id(); }
+  uint16_t num_queues() const { return static_cast<uint16_t>(queues_.size()); }
+  QueueConfig* queue(uint32_t index) { return index < queues_.size() ? &queues_[index] : nullptr; }
+  int kick_fd(uint16_t queue) const { return kicks_[queue].get(); }
+  // A notify write that reached the VMM (no ioeventfd): forwarded to the same eventfd.
+  void kick(uint32_t queue);
+
+  uint32_t device_features(uint32_t select) const { return status_.device_features(select); }
+  void set_driver_features(uint32_t select, uint32_t value) { status_.set_driver_features(select, value); }
+  uint64_t driver_features() const { return status_.negotiated(); }
+  // Status with DEVICE_NEEDS_RESET folded in.
+  uint8_t status() const;
+  bool queue_setup_allowed() const { return status_.queue_setup_allowed(); }
+  uint32_t config_generation() const;
+  // Applies a status write: logs, activates on DRIVER_OK, resets on 0.
+  DeviceStatus::Transition write_status(uint8_t value);
+
+  // Device config space; writes are taken only once FEATURES_OK is set.
+  void read_config(uint64_t offset, std::span<uint8_t> data) { device_->read_config(offset, data); }
+  void write_config(uint64_t offset, std::span<const uint8_t> data);
+
+  // Device-side fatal error: NEEDS_RESET + a config interrupt. Thread-safe.
+  void fail(std::string_view why);
+  // VMM shutdown: stops the data path (on the loop) if it runs.
+  void shutdown() { stop_device(); }
+
+ private:
+  struct Shared;
+  TransportCore(std::shared_ptr<VirtioDevice> device, const GuestMemory& memory, EventLoop& loop,
+                std::shared_ptr<Shared> shared, std::vector<Fd> kicks);
+  void activate();
+  void stop_device();
+  void reset();
+
+  std::shared_ptr<VirtioDevice> device_;
+  const GuestMemory& memory_;
+  EventLoop& loop_;
+  std::shared_ptr<Shared> shared_;
+  std::vector<Fd> kicks_;
+  DeviceStatus status_;
+  std::vector<QueueConfig> queues_;
+  bool active_ = false;
+};
+
+}  // namespace franca::virtio

@@ -1,0 +1,4 @@
+# virtio-console + two disks on virtio-pci (MSI-X) with split rings: see tests/integration/virtio/console.sh.
+source "$FRANCA_REPO/tests/integration/lib.sh"
+RING=split TRANSPORT=pci
+source "$FRANCA_REPO/tests/integration/virtio/console.sh"
