@@ -130,18 +130,6 @@ Result<BzImage> parse_owned(std::vector<uint8_t> bytes, uint64_t file_size) {
   return image;
 }
 
-// Full pread of `dest` at `offset`; false on error or a short file.
-bool pread_all(int fd, std::span<uint8_t> dest, uint64_t offset) {
-  size_t done = 0;
-  while (done < dest.size()) {
-    const ssize_t n = ::pread(fd, dest.data() + done, dest.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
-
 // The file's head (enough for the setup header) and its size; errors carry strerror only.
 Result<std::pair<std::vector<uint8_t>, uint64_t>> read_head(int fd) {
   struct stat st {};

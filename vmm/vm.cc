@@ -77,16 +77,7 @@ Result<firmware::InitrdSource> open_initrd(const std::string& path) {
   struct stat st {};
   if (fstat(fd->get(), &st) < 0) return usage_error(fmt::format("--initrd {}: {}", path, std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) return usage_error(fmt::format("--initrd {}: not a regular file", path));
-  auto read = [fd](std::span<uint8_t> dest) {
-    size_t done = 0;
-    while (done < dest.size()) {
-      const ssize_t n = ::pread(fd->get(), dest.data() + done, dest.size() - done, static_cast<off_t>(done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      done += static_cast<size_t>(n);
-    }
-    return true;
-  };
+  auto read = [fd](std::span<uint8_t> dest) { return pread_all(fd->get(), dest, 0); };
   return firmware::InitrdSource{static_cast<uint64_t>(st.st_size), std::move(read)};
 }
 
@@ -241,9 +232,8 @@ Result<void> Vm::setup_devices() {
   for (const PortDevice& p : ports) {
     if (auto r = pio_bus_.insert(p.base, p.len, p.device); !r) return r;
   }
-  const uint64_t ram_top = config_.memory > x86::kMmioHoleStart
-                               ? x86::kMmioHoleEnd + (config_.memory - x86::kMmioHoleStart)
-                               : config_.memory;
+  uint64_t ram_top = 0;  // end of the highest RAM region: the 64-bit PCI window starts above it
+  for (const MemoryRegion& r : memory_.regions()) ram_top = std::max(ram_top, r.gpa + r.size);
   pci_ = std::make_unique<PciHost>(kvm_vm_, pio_bus_, mmio_bus_, memory_, *loop_, ram_top);
   if (auto r = pci_->attach(); !r) return r;
   return setup_virtio_devices();
@@ -329,8 +319,7 @@ Result<void> Vm::setup_host_events() {
   if (config_.timeout_seconds) {
     if (auto r = add_timeout(*config_.timeout_seconds); !r) return r;
   }
-  const bool console_stdio = config_.console && config_.console->console.mode == virtio::ConsoleConfig::Mode::kStdio;
-  if (config_.serial.mode == SerialConfig::Mode::kStdio || console_stdio) add_stdin_input();
+  if (config_.serial.mode == SerialConfig::Mode::kStdio || console_on_stdio()) add_stdin_input();
   return add_periodic(std::chrono::milliseconds(100), [this] { serial_->resend_stuck_interrupt(); });
 }
 
@@ -366,6 +355,10 @@ Result<void> Vm::add_timeout(double seconds) {
   });
 }
 
+bool Vm::console_on_stdio() const {
+  return console_ && config_.console->console.mode == virtio::ConsoleConfig::Mode::kStdio;
+}
+
 void Vm::add_stdin_input() {
   terminal_ = std::make_unique<RawTerminal>();
   escape_ = std::make_unique<EscapeFilter>([this] { request_stop(StopReason::kSignal, 130); });
@@ -383,7 +376,7 @@ void Vm::add_stdin_input() {
       filtered = escape_->filter(bytes);
       bytes = filtered;
     }
-    if (console_ && config_.console->console.mode == virtio::ConsoleConfig::Mode::kStdio)
+    if (console_on_stdio())
       console_->input(bytes);
     else
       serial_->enqueue_input(bytes);

@@ -65,6 +65,7 @@ class Vm {
   // Runs `fn` on the vmm-io loop every `period` (< 1 s).
   Result<void> add_periodic(std::chrono::milliseconds period, std::function<void()> fn);
   void add_stdin_input();
+  bool console_on_stdio() const;  // --console stdio: host input goes to hvc0, not COM1
   void wait_for_stop();
   void shutdown();
   void log_vcpu_positions();

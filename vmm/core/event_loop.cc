@@ -44,6 +44,10 @@ void EventLoop::post(std::function<void()> fn) {
     std::lock_guard lock(mutex_);
     posted_.push_back(std::move(fn));
   }
+  wake();
+}
+
+void EventLoop::wake() {
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t n = write(wake_.get(), &one, sizeof(one));
 }
@@ -63,8 +67,7 @@ void EventLoop::invoke(const std::function<void()>& fn) {
       done.set_value();
     });
   }
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = write(wake_.get(), &one, sizeof(one));
+  wake();
   future.wait();
 }
 

@@ -38,6 +38,7 @@ class EventLoop {
  private:
   EventLoop(Fd epoll, Fd wake) : epoll_(std::move(epoll)), wake_(std::move(wake)) {}
   void drain_posted();
+  void wake();
   void dispatch();
 
   Fd epoll_;

@@ -3,6 +3,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdint>
+#include <span>
 #include <utility>
 
 namespace franca {
@@ -31,5 +34,18 @@ class Fd {
  private:
   int fd_ = -1;
 };
+
+// Fills `dest` from `fd` at `offset` (retrying short reads and EINTR); false on
+// an error or end of file before `dest` is full.
+inline bool pread_all(int fd, std::span<uint8_t> dest, uint64_t offset) {
+  size_t done = 0;
+  while (done < dest.size()) {
+    const ssize_t n = ::pread(fd, dest.data() + done, dest.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
 
 }  // namespace franca
