@@ -6,7 +6,7 @@ packages=(
   build-essential cmake pkg-config git clang-format
   libboost-program-options-dev libspdlog-dev libfmt-dev libgtest-dev linux-libc-dev
   qemu-system-x86 busybox-static cpio kmod zstd xz-utils e2fsprogs acpica-tools
-  liburing-dev clang libclang-rt-14-dev fio util-linux
+  liburing-dev clang libclang-rt-14-dev fio util-linux nlohmann-json3-dev iperf3
 )
 missing=()
 for p in "${packages[@]}"; do

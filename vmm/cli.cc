@@ -19,7 +19,9 @@ constexpr const char* kUsage = R"(franca - a small KVM virtual machine monitor f
 USAGE
   franca --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--memory SIZE]
          [--serial stdio|file:PATH|none] [--disk path=IMG,...]... [--console MODE,...]
-         [--timeout SECONDS] [--log-level LEVEL]
+         [--net tap=NAME,...]...
+         [--timeout SECONDS] [--log-level LEVEL] [--api-socket PATH]
+  franca ctl PATH COMMAND [ARGS]
 
 DESCRIPTION
   Boots a Linux bzImage on KVM (x86_64) through the 64-bit boot protocol, with an
@@ -48,12 +50,47 @@ DEVICES
       terminal from the serial port (unless --serial is given too); pty prints
       the pseudo-terminal to attach to; socket:PATH serves one client on a unix
       socket. features: ring_packed event_idx indirect_desc size emerg_write
+  --net tap=NAME|fd=N[,mac=MAC][,backend=inprocess|vhost|auto][,queues=N][,mtu=N]
+        [,packed=on|off][,transport=pci|mmio][,features=...]
+      virtio-net NIC on a host TAP (repeatable: net0, net1, ...; the guest needs
+      the virtio_net module). tap=NAME attaches to that interface, creating it
+      if it does not exist (then configure it on the host: ip link set NAME up);
+      fd=N takes an open TAP fd (opened with IFF_VNET_HDR). mac= defaults to
+      52:54:00:12:34:56 (+ the device index). backend= picks who moves the
+      packets: inprocess (franca's vmm-io thread, the default), vhost (the host
+      kernel's vhost-net; an error if /dev/vhost-net is not usable) or auto
+      (vhost if usable, else inprocess). The back-end can be switched on a
+      running guest through the control socket (net-backend). packed=on offers
+      packed rings (off by default: kernel vhost-net has split rings only, so a
+      guest on packed rings cannot be switched to vhost). queues=N
+      (1-16) offers N rx/tx pairs (multiqueue; the TAP must be multi_queue if it
+      exists). mtu=N advertises the host MTU (68-65535).
+      features: ring_packed event_idx indirect_desc csum guest_csum
+                ctrl_guest_offloads mtu mac guest_tso4 guest_tso6 guest_ecn
+                host_tso4 host_tso6 host_ecn mrg_rxbuf status ctrl_vq ctrl_rx
+                guest_announce mq ctrl_mac_addr
+
+CONTROL SOCKET
+  --api-socket PATH serves a control socket: a unix stream socket, owner-only
+  (0600), removed at exit; a stale socket file at PATH is replaced, a live one
+  is an error. Up to 16 clients, one JSON object per line each way:
+    {"cmd": "status"}       state, cpus, memory_mib, uptime_s, devices
+    {"cmd": "pause"}        every vCPU leaves the guest and waits; devices run on
+    {"cmd": "resume"}
+    {"cmd": "shutdown"}     stop the VM; franca exits 0
+    {"cmd": "counters"[, "id": "blk0"]}
+    {"cmd": "net-link", "id": "net0", "state": "up"|"down"}
+    {"cmd": "net-backend", "id": "net0", "backend": "inprocess"|"vhost"}
+  Replies are {"ok": true, ...} or {"ok": false, "error": "..."}.
+  franca ctl PATH COMMAND [ARGS] sends one request and prints the reply; COMMAND
+  is status, pause, resume, shutdown, counters [ID], net-link ID up|down,
+  net-backend ID inprocess|vhost, or a raw JSON object (see franca ctl --help).
 
 )";
 
 constexpr const char* kExitStatus = R"(
 EXIT STATUS
-  0      the guest powered off (ACPI S5, e.g. `poweroff`)
+  0      the guest powered off (ACPI S5, e.g. `poweroff`), or `shutdown` on --api-socket
   N      the guest wrote byte N to I/O port 0xf4 (the test-exit port), e.g.
            printf '\003' | dd of=/dev/port bs=1 seek=244 count=1   -> exit 3
   1      host error (no /dev/kvm, KVM failure, out of memory)
@@ -68,6 +105,8 @@ EXAMPLES
          --serial file:console.log
   franca --kernel bzImage --initrd initrd.img --cmdline "console=hvc0" \
          --disk path=root.img,serial=root --disk path=data.img,readonly=on --console stdio
+  franca --kernel bzImage --initrd initrd.img --api-socket /tmp/vm.sock &
+  franca ctl /tmp/vm.sock pause
 )";
 
 po::options_description make_options() {
@@ -80,8 +119,10 @@ po::options_description make_options() {
       "serial", po::value<std::string>()->value_name("MODE"), "COM1 backend: stdio, file:PATH or none [stdio]")(
       "disk", po::value<std::vector<std::string>>()->value_name("OPTS"), "virtio-blk disk (repeatable, see DEVICES)")(
       "console", po::value<std::string>()->value_name("OPTS"), "virtio-console (see DEVICES)")(
+      "net", po::value<std::vector<std::string>>()->value_name("OPTS"), "virtio-net NIC (repeatable, see DEVICES)")(
       "timeout", po::value<std::string>()->value_name("SECONDS"), "stop the guest after SECONDS; exit 124")(
       "log-level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info, warn, error, off [warn]")(
+      "api-socket", po::value<std::string>()->value_name("PATH"), "serve the control socket (see CONTROL SOCKET)")(
       "help,h", "print this help and exit")("version", "print the version and exit");
   return opts;
 }
@@ -137,6 +178,13 @@ Result<void> apply_devices(VmConfig& config, const po::variables_map& vm) {
       config.disks.push_back(std::move(*disk));
     }
   }
+  if (vm.count("net")) {
+    for (const std::string& text : vm["net"].as<std::vector<std::string>>()) {
+      auto net = parse_net_option(text);
+      if (!net) return std::unexpected(net.error());
+      config.nets.push_back(std::move(*net));
+    }
+  }
   if (!vm.count("console")) return {};
   auto console = parse_console_option(vm["console"].as<std::string>());
   if (!console) return std::unexpected(console.error());
@@ -177,6 +225,7 @@ Result<VmConfig> to_config(const po::variables_map& vm) {
     if (!t) return std::unexpected(t.error());
     config.timeout_seconds = *t;
   }
+  if (vm.count("api-socket")) config.api_socket = vm["api-socket"].as<std::string>();
   if (vm.count("log-level")) {
     const auto& name = vm["log-level"].as<std::string>();
     auto level = parse_log_level(name);

@@ -31,8 +31,10 @@ struct VmConfig {
   bool serial_given = false;  // --serial on the command line (else --console stdio takes stdio)
   std::vector<DiskOption> disks;
   std::optional<ConsoleOption> console;
+  std::vector<NetOption> nets;
   spdlog::level::level_enum log_level = spdlog::level::warn;
   std::optional<double> timeout_seconds;
+  std::string api_socket;  // --api-socket PATH; empty: no control socket
 };
 
 inline constexpr uint64_t kMinMemory = 64 * kMiB;

@@ -2,6 +2,7 @@
 #include "vmm/device_options.h"
 
 #include <charconv>
+#include <cstdio>
 
 #include <fmt/format.h>
 
@@ -61,6 +62,54 @@ std::string with_main_key(std::string_view text, std::string_view key) {
   const std::string_view first = text.substr(0, comma);
   if (first.find('=') != std::string_view::npos) return std::string(text);
   return fmt::format("{}={}", key, text);
+}
+
+Result<uint16_t> parse_u16(const std::string& value, std::string_view flag, std::string_view key, unsigned lo,
+                           unsigned hi) {
+  unsigned n = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || ptr != value.data() + value.size() || n < lo || n > hi) {
+    return usage_error(fmt::format("{} {}={}: expected a number from {} to {}", flag, key, value, lo, hi));
+  }
+  return static_cast<uint16_t>(n);
+}
+
+// "52:54:00:12:34:56": six hex bytes, unicast (bit 0 of the first byte clear).
+Result<virtio::MacAddress> parse_mac(const std::string& value) {
+  virtio::MacAddress mac{};
+  unsigned bytes[6];
+  char tail;
+  if (value.size() != 17 || std::sscanf(value.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &bytes[0], &bytes[1], &bytes[2],
+                                        &bytes[3], &bytes[4], &bytes[5], &tail) != 6) {
+    return usage_error(fmt::format("--net mac={}: expected six hex bytes like 52:54:00:12:34:56", value));
+  }
+  for (int i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(bytes[i]);
+  if (mac[0] & 1) return usage_error(fmt::format("--net mac={}: a multicast address (first byte odd)", value));
+  if (mac == virtio::MacAddress{}) return usage_error("--net mac=00:00:00:00:00:00: not a usable address");
+  return mac;
+}
+
+Result<virtio::NetBackend> parse_backend(const std::string& value) {
+  if (value == "inprocess") return virtio::NetBackend::kInProcess;
+  if (value == "vhost") return virtio::NetBackend::kVhost;
+  if (value == "auto") return virtio::NetBackend::kAuto;
+  return usage_error(fmt::format("--net backend={}: expected inprocess, vhost or auto", value));
+}
+
+// tap=NAME or fd=N, exactly one.
+Result<void> parse_net_port(Items& items, std::string_view text, virtio::NetConfig& net) {
+  const auto tap = take(items, "tap");
+  const auto fd = take(items, "fd");
+  if (tap.has_value() == fd.has_value())
+    return usage_error(fmt::format("--net '{}': give exactly one of tap=NAME or fd=N", text));
+  if (tap) {
+    net.tap = *tap;
+    return {};
+  }
+  auto n = parse_u16(*fd, "--net", "fd", 0, 65535);
+  if (!n) return std::unexpected(n.error());
+  net.fd = *n;
+  return {};
 }
 
 }  // namespace
@@ -127,6 +176,50 @@ Result<ConsoleOption> parse_console_option(std::string_view text) {
   if (!transport) return std::unexpected(transport.error());
   out.transport = *transport;
   if (auto r = no_leftovers(*items, kFlag, "transport, features"); !r) return std::unexpected(r.error());
+  return out;
+}
+
+Result<NetOption> parse_net_option(std::string_view text) {
+  constexpr std::string_view kFlag = "--net";
+  auto items = parse_key_values(with_main_key(text, "tap"), kFlag);
+  if (!items) return std::unexpected(items.error());
+  NetOption out;
+  virtio::NetConfig& net = out.net;
+  if (auto r = parse_net_port(*items, text, net); !r) return std::unexpected(r.error());
+  if (auto mac = take(*items, "mac")) {
+    auto m = parse_mac(*mac);
+    if (!m) return std::unexpected(m.error());
+    net.mac = *m;
+    net.mac_given = true;
+  }
+  if (auto backend = take(*items, "backend")) {
+    auto b = parse_backend(*backend);
+    if (!b) return std::unexpected(b.error());
+    net.backend = *b;
+  }
+  if (auto q = take(*items, "queues")) {
+    auto n = parse_u16(*q, kFlag, "queues", 1, virtio::kMaxNetQueuePairs);
+    if (!n) return std::unexpected(n.error());
+    net.queues = *n;
+  }
+  if (auto mtu = take(*items, "mtu")) {
+    auto n = parse_u16(*mtu, kFlag, "mtu", 68, 65535);
+    if (!n) return std::unexpected(n.error());
+    net.mtu = *n;
+  }
+  if (auto packed = take(*items, "packed")) {
+    auto v = parse_on_off(*packed, kFlag, "packed");
+    if (!v) return std::unexpected(v.error());
+    net.packed = *v;
+  }
+  auto mask = feature_mask(*items, virtio::net_feature_names(), kFlag);
+  if (!mask) return std::unexpected(mask.error());
+  net.feature_mask = *mask;
+  auto transport = parse_transport(*items, kFlag);
+  if (!transport) return std::unexpected(transport.error());
+  out.transport = *transport;
+  if (auto r = no_leftovers(*items, kFlag, "tap, fd, mac, backend, queues, mtu, packed, transport, features"); !r)
+    return std::unexpected(r.error());
   return out;
 }
 

@@ -1,4 +1,4 @@
-// The virtio device options (--disk, --console): one grammar for every device,
+// The virtio device options (--disk, --console, --net): one grammar for every device,
 // "key=value,key=value" like cloud-hypervisor, with transport= and features=
 // on each (a leading item without '=' is the device's main value, e.g.
 // `--console pty`).
@@ -8,6 +8,7 @@
 
 #include "devices/virtio/block/block.h"
 #include "devices/virtio/console/console.h"
+#include "devices/virtio/net/net_config.h"
 #include "vmm/core/error.h"
 
 namespace franca {
@@ -24,9 +25,16 @@ struct ConsoleOption {
   Transport transport = Transport::kPci;
 };
 
+struct NetOption {
+  virtio::NetConfig net;
+  Transport transport = Transport::kPci;
+};
+
 // "path=IMG[,readonly=on][,serial=ID][,queues=N][,transport=pci|mmio][,features=-a,-b]"
 Result<DiskOption> parse_disk_option(std::string_view text);
 // "stdio|pty|file:PATH|socket:PATH|none[,transport=pci|mmio][,features=...]"
 Result<ConsoleOption> parse_console_option(std::string_view text);
+// "tap=NAME|fd=N[,mac=MAC][,backend=inprocess|vhost|auto][,queues=N][,mtu=N][,transport=pci|mmio][,features=...]"
+Result<NetOption> parse_net_option(std::string_view text);
 
 }  // namespace franca

@@ -1,12 +1,15 @@
-// franca entry point: parse the command line, build the VM, run it, map the outcome to an exit status.
+// franca entry point: parse the command line, build the VM, run it, map the outcome to an exit status;
+// `franca ctl ...` is the control-socket client instead.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <variant>
 
+#include "vmm/api/ctl_client.h"
 #include "vmm/cli.h"
 #include "vmm/vm.h"
 
@@ -24,6 +27,7 @@ void setup_logging(spdlog::level::level_enum level) {
 }
 
 int run(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "ctl") == 0) return franca::api::run_ctl(argc, argv);
   auto action = franca::parse_cli(argc, argv);
   if (!action) {
     std::fprintf(stderr, "franca: %s\n", action.error().message.c_str());

@@ -30,6 +30,7 @@ void Vcpu::install_kick_handler() {
 }
 
 void Vcpu::start() {
+  gate_.started();  // before the thread exists: a pause() from now on waits for it
   thread_ = std::thread([this] {
     const std::string name = "vcpu" + std::to_string(id_);
     pthread_setname_np(pthread_self(), name.c_str());
@@ -38,12 +39,24 @@ void Vcpu::start() {
     sigaddset(&set, kKickSignal);
     pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
     run_loop();
+    gate_.finished();
   });
 }
 
 void Vcpu::stop() {
-  stopping_.store(true);
-  kvm_.set_immediate_exit(true);  // covers a kick that lands before KVM_RUN is entered
+  gate_.stop();  // sets immediate_exit: covers a kick that lands before KVM_RUN is entered
+  kick();
+}
+
+void Vcpu::pause() {
+  gate_.request_pause();  // sets immediate_exit, as stop() does
+  kick();
+  gate_.wait_parked();
+}
+
+void Vcpu::resume() { gate_.resume(); }
+
+void Vcpu::kick() {
   if (thread_.joinable()) pthread_kill(thread_.native_handle(), kKickSignal);
 }
 
@@ -52,7 +65,11 @@ void Vcpu::join() {
 }
 
 void Vcpu::run_loop() {
-  while (!stopping_.load()) {
+  while (!gate_.stopping()) {
+    if (gate_.should_park()) {
+      gate_.park();
+      continue;
+    }
     auto exit = kvm_.run();
     if (!exit) {
       spdlog::error("vcpu{}: {}", id_, exit.error().message);
@@ -70,14 +87,14 @@ void Vcpu::run_loop() {
                    [&](const vcpu_exit::Shutdown&) {
                      spdlog::info("vcpu{}: triple fault, treating as a guest reset", id_);
                      stop_(StopReason::kReset, kExitGuestReset);
-                     stopping_.store(true);  // KVM has re-INITed the vCPU: never run it again
+                     gate_.stop();  // KVM has re-INITed the vCPU: never run it again
                    },
                    [&](const vcpu_exit::SystemEvent& e) {
                      if (e.power_off)
                        stop_(StopReason::kPowerOff, 0);
                      else
                        stop_(StopReason::kReset, kExitGuestReset);
-                     stopping_.store(true);
+                     gate_.stop();
                    },
                    [&](const vcpu_exit::Interrupted&) {},
                    [&](const vcpu_exit::Failed& failed) { report_failure(failed); },
@@ -100,7 +117,7 @@ void Vcpu::report_failure(const vcpu_exit::Failed& failed) {
   spdlog::error("vcpu{}: unhandled KVM exit {} (detail {:#x}) at rip {:#x}", id_, failed.reason, failed.detail,
                 regs.rip);
   stop_(StopReason::kError, kExitHostError);
-  stopping_.store(true);
+  gate_.stop();
 }
 
 }  // namespace franca

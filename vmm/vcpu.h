@@ -1,13 +1,14 @@
 // One vCPU thread (`vcpu<N>`): runs KVM_RUN and dispatches port I/O and MMIO
-// exits to the buses; stops when kicked by the Vm (signal + immediate_exit).
+// exits to the buses; stops or parks (control API pause) when kicked by the Vm
+// (signal + immediate_exit).
 #pragma once
 
-#include <atomic>
 #include <thread>
 
 #include "vmm/core/bus.h"
 #include "vmm/core/kvm.h"
 #include "vmm/core/stop.h"
+#include "vmm/pause_gate.h"
 
 namespace franca {
 
@@ -26,9 +27,15 @@ class Vcpu {
   // Makes the thread leave KVM_RUN and return; safe to call repeatedly.
   void stop();
   void join();
+  // Makes the thread leave KVM_RUN and wait; returns once it is parked (or has
+  // ended). stop() still ends a paused vCPU promptly.
+  void pause();
+  // Releases a paused vCPU; returns once it has left the wait.
+  void resume();
 
  private:
   void run_loop();
+  void kick();  // SIGRTMIN to the thread: KVM_RUN returns EINTR
   void handle_io(const vcpu_exit::Io& io);
   void report_failure(const vcpu_exit::Failed& failed);
 
@@ -37,7 +44,8 @@ class Vcpu {
   const Bus& pio_;
   const Bus& mmio_;
   StopFn stop_;
-  std::atomic<bool> stopping_{false};
+  // The stop flag and the pause handshake; holding off is KVM immediate_exit.
+  PauseGate gate_{[this](bool on) { kvm_.set_immediate_exit(on); }};
   std::thread thread_;  // joined in join(); never detached
 };
 

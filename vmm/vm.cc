@@ -24,10 +24,12 @@
 #include "devices/virtio/block/block.h"
 #include "devices/virtio/console/console.h"
 #include "devices/virtio/mmio/mmio_transport.h"
+#include "devices/virtio/net/net.h"
 #include "firmware/acpi.h"
 #include "firmware/boot_params.h"
 #include "firmware/bzimage.h"
 #include "firmware/reset_vector.h"
+#include "vmm/api/api_server.h"
 #include "vmm/core/log.h"
 #include "vmm/host_memory.h"
 #include "vmm/host_terminal.h"
@@ -97,6 +99,14 @@ Result<OpenedDevices> open_virtio_devices(const VmConfig& config) {
     out.all.push_back(std::move(*disk));
     out.transports.push_back(config.disks[i].transport);
   }
+  for (size_t i = 0; i < config.nets.size(); ++i) {
+    virtio::NetConfig net = config.nets[i].net;
+    if (!net.mac_given) net.mac[5] = static_cast<uint8_t>(net.mac[5] + i);  // unique defaults
+    auto device = virtio::Net::create(net, fmt::format("net{}", i));
+    if (!device) return std::unexpected(device.error());
+    out.all.push_back(std::move(*device));
+    out.transports.push_back(config.nets[i].transport);
+  }
   if (config.console) {
     auto console = virtio::Console::create(config.console->console, "console0");
     if (!console) return std::unexpected(console.error());
@@ -122,6 +132,8 @@ Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config) {
   if (auto r = check_memory_fits_host(config.memory); !r) return std::unexpected(r.error());
   auto devices = open_virtio_devices(config);
   if (!devices) return std::unexpected(devices.error());
+  auto api_server = open_api_socket(config);
+  if (!api_server) return std::unexpected(api_server.error());
 
   auto kvm = Kvm::open();
   if (!kvm) return std::unexpected(kvm.error());
@@ -134,6 +146,7 @@ Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config) {
   vm->virtio_devices_ = std::move(devices->all);
   vm->virtio_transports_ = std::move(devices->transports);
   vm->console_ = std::move(devices->console);
+  vm->api_server_ = std::move(*api_server);
   for (auto step : {&Vm::setup_memory, &Vm::setup_devices}) {
     if (auto r = (vm.get()->*step)(); !r) return std::unexpected(r.error());
   }
@@ -412,6 +425,7 @@ int Vm::run() {
   });
   spdlog::info("starting {} vCPU(s)", vcpus_.size());
   for (auto& vcpu : vcpus_) vcpu->start();
+  start_api();
   std::unique_lock lock(stop_mutex_);
   stop_cv_.wait(lock, [this] { return stop_.has_value(); });
   const auto [reason, code] = *stop_;
@@ -431,6 +445,7 @@ void Vm::log_vcpu_positions() {
 }
 
 void Vm::shutdown() {
+  api_server_.reset();  // its thread may be pausing vCPUs: stop it before them
   for (auto& vcpu : vcpus_) vcpu->stop();
   for (auto& vcpu : vcpus_) vcpu->join();
   for (auto& transport : mmio_transports_) transport->shutdown();  // data paths stop before the loop

@@ -2,7 +2,7 @@
 // shutdown order (STYLE.md "Threads and ownership"):
 //   build: validate inputs -> KVM VM + irqchip + PIT -> guest RAM -> firmware
 //          (ACPI, kernel, initrd, boot_params) -> devices on buses -> vCPUs
-//   shutdown: stop vCPUs -> stop the I/O loop -> devices -> unmap memory.
+//   shutdown: stop the control API -> stop vCPUs -> stop the I/O loop -> devices -> unmap memory.
 #pragma once
 
 #include <chrono>
@@ -34,6 +34,10 @@ struct BzImage;
 struct InitrdSource;
 struct AcpiMmioDevice;
 }  // namespace firmware
+namespace api {
+class ApiServer;
+class ApiTarget;
+}  // namespace api
 namespace virtio {
 class VirtioDevice;
 class MmioTransport;
@@ -41,6 +45,8 @@ class Console;
 }  // namespace virtio
 
 class Vm {
+  friend class VmApi;  // the control API's view of the VM (vm_api.cc)
+
  public:
   // Checks the inputs (kernel, initrd, sizes) first so bad input fails before any host access.
   static Result<std::unique_ptr<Vm>> create(const VmConfig& config);
@@ -69,6 +75,9 @@ class Vm {
   void wait_for_stop();
   void shutdown();
   void log_vcpu_positions();
+  // --api-socket, bound before any KVM call (null without it); served from start_api().
+  static Result<std::unique_ptr<api::ApiServer>> open_api_socket(const VmConfig& config);
+  void start_api();  // also starts the uptime clock
 
   VmConfig config_;
   KvmVm kvm_vm_;
@@ -91,6 +100,9 @@ class Vm {
   std::vector<Transport> virtio_transports_;  // of virtio_devices_[i]
   std::unique_ptr<PciHost> pci_;              // root bus, BARs, MSI routes, INTx
   std::shared_ptr<virtio::Console> console_;
+  std::unique_ptr<api::ApiServer> api_server_;  // stopped first in shutdown()
+  std::unique_ptr<api::ApiTarget> api_target_;
+  std::chrono::steady_clock::time_point started_;
 
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;

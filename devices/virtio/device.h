@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "devices/virtio/features.h"
@@ -88,6 +89,9 @@ class VirtioDevice {
   virtual void reset() = 0;
 
   DeviceCounters& counters() { return counters_; }
+  // Device-specific counters beyond DeviceCounters (e.g. per-queue packets), by
+  // name, for the control API's `counters`. Any thread.
+  virtual std::vector<std::pair<std::string, uint64_t>> extra_counters() const { return {}; }
 
  protected:
   DeviceCounters counters_;

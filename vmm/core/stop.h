@@ -12,6 +12,7 @@ enum class StopReason {
   kTimeout,   // --timeout elapsed: exit kExitTimeout
   kSignal,    // SIGINT/SIGTERM: exit 128 + signal number
   kError,     // VMM-side failure (KVM error, vCPU internal error): exit kExitHostError
+  kApi,       // `shutdown` on the control socket: exit 0, like a guest power-off
 };
 
 inline constexpr int kExitHostError = 1;

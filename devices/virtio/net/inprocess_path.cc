@@ -1,0 +1,253 @@
+// In-process virtio-net data path: transmit to and receive from a TAP fd on
+// the vmm-io loop (virtio 1.x §5.1.6.2-5.1.6.4).
+#include "devices/virtio/net/inprocess_path.h"
+
+#include <limits.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+#include "devices/virtio/net/vnet_hdr.h"
+#include "vmm/core/log.h"
+
+namespace franca::virtio {
+namespace {
+
+// A TSO frame from the TAP is at most 64 KiB plus its headers.
+constexpr size_t kMaxPacket = kNetHdrSize + 65536 + 256;
+// Chains (transmit) or frames (receive) per pass before the loop serves others.
+constexpr size_t kBudget = 256;
+
+void drain_eventfd(int fd) {
+  uint64_t count;
+  [[maybe_unused]] ssize_t n = ::read(fd, &count, sizeof(count));
+}
+
+}  // namespace
+
+InProcessPath::InProcessPath(PairContext ctx) : ctx_(std::move(ctx)), packet_(kMaxPacket) {
+  mrg_rxbuf_ = (ctx_.features >> VIRTIO_NET_F_MRG_RXBUF) & 1;
+  guest_csum_ = (ctx_.features >> VIRTIO_NET_F_GUEST_CSUM) & 1;
+}
+
+InProcessPath::~InProcessPath() { stop(); }
+
+Result<void> InProcessPath::start() {
+  const int tx_fd = ctx_.tx->kick_fd, rx_fd = ctx_.rx->kick_fd;
+  if (auto r = ctx_.loop->add(tx_fd, EPOLLIN, [this](uint32_t) { on_tx_kick(); }); !r) return r;
+  if (auto r = ctx_.loop->add(rx_fd, EPOLLIN, [this](uint32_t) { on_rx_kick(); }); !r) {
+    ctx_.loop->remove(tx_fd);
+    return r;
+  }
+  running_ = true;
+  failed_ = false;
+  // Receive kicks are wanted only while waiting for buffers.
+  ctx_.rx->queue.disable_notifications();
+  watch_tap(true);
+  process_tx();  // buffers queued while nobody (or vhost) was watching
+  return {};
+}
+
+void InProcessPath::stop() {
+  if (!running_) return;
+  watch_tap(false);
+  ctx_.loop->remove(ctx_.tx->kick_fd);
+  ctx_.loop->remove(ctx_.rx->kick_fd);
+  if (packet_len_ && !failed_ && !deliver()) {
+    ctx_.counters->rx_dropped++;  // no buffer for the frame in hand: the one loss a switch may cost
+    packet_len_ = 0;
+  }
+  if (!failed_) {
+    ctx_.rx->queue.enable_notifications();  // the next owner decides; leave kicks on
+    signal_rx();
+    if (ctx_.tx->queue.should_signal()) ctx_.interrupt->signal_used(ctx_.tx->index);
+  }
+  running_ = false;
+}
+
+void InProcessPath::link_changed() {
+  if (running_ && !failed_) watch_tap(ctx_.link_up());
+}
+
+void InProcessPath::fail(std::string_view why) {
+  failed_ = true;
+  watch_tap(false);
+  ctx_.fail(why);
+}
+
+void InProcessPath::watch_tap(bool on) {
+  on = on && running_ && !failed_ && ctx_.link_up();
+  if (on == tap_watched_) return;
+  if (!on) {
+    ctx_.loop->remove(ctx_.tap_fd);
+  } else if (auto r = ctx_.loop->add(ctx_.tap_fd, EPOLLIN, [this](uint32_t) { on_tap_readable(); }); !r) {
+    FRANCA_WARN_RATELIMITED("{}: cannot watch the TAP: {}", ctx_.id, r.error().message);
+    return;
+  }
+  tap_watched_ = on;
+}
+
+void InProcessPath::on_tx_kick() {
+  drain_eventfd(ctx_.tx->kick_fd);
+  process_tx();
+}
+
+void InProcessPath::process_tx() {
+  if (!running_ || failed_) return;
+  Queue& q = ctx_.tx->queue;
+  DescriptorChain chain;
+  size_t chains = 0;
+  bool more = true;
+  while (more && chains < kBudget) {
+    q.disable_notifications();
+    while (chains < kBudget) {
+      auto got = q.pop(chain);
+      if (!got) return fail(describe(got.error()));
+      if (!*got) break;
+      transmit(chain);
+      q.push(chain, 0);
+      ++chains;
+    }
+    more = q.enable_notifications();
+  }
+  if (chains && q.should_signal()) ctx_.interrupt->signal_used(ctx_.tx->index);
+  if (more) ctx_.loop->post([this] { process_tx(); });
+}
+
+void InProcessPath::transmit(const DescriptorChain& chain) {
+  ChainReader reader(chain);
+  auto header = reader.read_obj<virtio_net_hdr_v1>();  // read once; the TAP gets this copy
+  const size_t frame = reader.remaining();
+  const TxHeaderError error = header ? check_tx_header(*header, ctx_.features, frame) : TxHeaderError::kShortFrame;
+  if (error != TxHeaderError::kNone || !ctx_.link_up()) {
+    if (error != TxHeaderError::kNone) FRANCA_WARN_RATELIMITED("{}: dropped a frame: {}", ctx_.id, describe(error));
+    ctx_.counters->tx_dropped++;
+    return;
+  }
+  iov_.clear();
+  iov_.push_back({&*header, kNetHdrSize});
+  reader.iovecs(frame, iov_);
+  if (iov_.size() > IOV_MAX) {
+    ctx_.counters->tx_dropped++;
+    FRANCA_WARN_RATELIMITED("{}: dropped a frame in {} pieces (more than IOV_MAX)", ctx_.id, iov_.size());
+    return;
+  }
+  // The TAP's send buffer is unbounded by default: a write either takes the frame or refuses it for good.
+  spdlog::trace("{}: tx {} bytes flags {} gso {} hdr_len {} gso_size {} csum {}+{} in {} iovecs", ctx_.id, frame,
+                header->flags, header->gso_type, header->hdr_len, header->gso_size, header->csum_start,
+                header->csum_offset, iov_.size());
+  if (::writev(ctx_.tap_fd, iov_.data(), static_cast<int>(iov_.size())) < 0) {
+    ctx_.counters->tx_dropped++;
+    FRANCA_WARN_RATELIMITED("{}: TAP refused a {}-byte frame: {}", ctx_.id, frame, std::strerror(errno));
+    return;
+  }
+  ctx_.counters->tx_packets++;
+  ctx_.counters->tx_bytes += frame;
+}
+
+void InProcessPath::on_rx_kick() {
+  drain_eventfd(ctx_.rx->kick_fd);
+  if (!running_ || failed_) return;
+  ctx_.rx->queue.disable_notifications();
+  if (packet_len_ && !deliver()) return;  // still waiting (kicks re-enabled by deliver)
+  signal_rx();
+  watch_tap(true);
+}
+
+void InProcessPath::on_tap_readable() {
+  size_t frames = 0;
+  while (running_ && !failed_ && frames < kBudget) {
+    if (!packet_len_ && !read_frame()) break;
+    if (!deliver()) {
+      ctx_.counters->rx_ring_full++;
+      watch_tap(false);  // resume on the driver's kick
+      break;
+    }
+    ++frames;
+  }
+  signal_rx();
+}
+
+bool InProcessPath::read_frame() {
+  const ssize_t n = ::read(ctx_.tap_fd, packet_.data(), packet_.size());
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EINTR) FRANCA_WARN_RATELIMITED("{}: TAP read: {}", ctx_.id, std::strerror(errno));
+    return false;
+  }
+  if (static_cast<size_t>(n) < kNetHdrSize + kMinFrame) {
+    ctx_.counters->rx_dropped++;
+    return true;  // a runt: nothing held, try the next
+  }
+  packet_len_ = static_cast<size_t>(n);
+  spdlog::trace("{}: rx {} bytes from the TAP", ctx_.id, n);
+  return true;
+}
+
+// Pops receive chains until they can hold `need` bytes (one chain without
+// MRG_RXBUF). On too few buffers the pops are undone and kicks enabled.
+bool InProcessPath::take_rx_chains(size_t need) {
+  Queue& q = ctx_.rx->queue;
+  const uint16_t start = q.next_avail();
+  chains_.clear();
+  size_t capacity = 0;
+  bool rechecked = false;
+  while (capacity < need && (mrg_rxbuf_ || chains_.empty())) {
+    chains_.emplace_back();
+    auto got = q.pop(chains_.back());
+    if (!got) {
+      fail(describe(got.error()));
+      return false;
+    }
+    if (!*got) {
+      chains_.pop_back();
+      if (rechecked || !q.enable_notifications()) {
+        q.set_next_avail(start);  // nothing taken: the chains stay the driver's
+        return false;
+      }
+      q.disable_notifications();
+      rechecked = true;
+      continue;
+    }
+    capacity += chains_.back().writable_bytes();
+  }
+  return true;
+}
+
+bool InProcessPath::deliver() {
+  if (!packet_len_) return true;
+  const uint16_t start = ctx_.rx->queue.next_avail();
+  if (!take_rx_chains(packet_len_)) return false;
+  size_t capacity = 0;
+  for (const DescriptorChain& c : chains_) capacity += c.writable_bytes();
+  if (capacity < packet_len_) {  // one chain too small (no MRG_RXBUF): drop the frame, keep the chain
+    ctx_.rx->queue.set_next_avail(start);
+    ctx_.counters->rx_dropped++;
+    FRANCA_WARN_RATELIMITED("{}: dropped a {}-byte frame: receive buffer holds {}", ctx_.id, packet_len_, capacity);
+    packet_len_ = 0;
+    return true;
+  }
+  auto* header = reinterpret_cast<virtio_net_hdr_v1*>(packet_.data());
+  header->num_buffers = static_cast<uint16_t>(chains_.size());  // 1 without MRG_RXBUF (§5.1.6.4)
+  if (!guest_csum_) header->flags = 0;
+  size_t offset = 0;
+  for (const DescriptorChain& c : chains_) {
+    ChainWriter writer(c);
+    offset += writer.write({packet_.data() + offset, packet_len_ - offset});
+    ctx_.rx->queue.push(c, writer.written());
+    ++rx_unsignalled_;
+  }
+  ctx_.counters->rx_packets++;
+  ctx_.counters->rx_bytes += packet_len_ - kNetHdrSize;
+  packet_len_ = 0;
+  return true;
+}
+
+void InProcessPath::signal_rx() {
+  if (!rx_unsignalled_) return;
+  rx_unsignalled_ = 0;
+  if (ctx_.rx->queue.should_signal()) ctx_.interrupt->signal_used(ctx_.rx->index);
+}
+
+}  // namespace franca::virtio

@@ -1,0 +1,129 @@
+// vhost-net data path for one virtio-net queue pair (virtio-notes.md §6.2, §6.5).
+#include "devices/virtio/net/vhost_path.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define VIRTIO_RING_NO_LEGACY  // the legacy vring_init() helper is not valid C++
+#include <linux/virtio_ring.h>
+
+#include <cstddef>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace franca::virtio {
+namespace {
+
+Result<Fd> new_eventfd() {
+  Fd fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!fd.valid()) return errno_error("eventfd for vhost-net");
+  return fd;
+}
+
+bool drain(int fd) {
+  uint64_t count = 0;
+  return ::read(fd, &count, sizeof(count)) == sizeof(count) && count > 0;
+}
+
+void kick(int fd) {
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof(one));
+}
+
+vhost::VringSetup setup_for(const ActiveQueue& q, int call_fd, int err_fd) {
+  const QueueConfig& c = q.queue.config();
+  return {.size = q.queue.size(),
+          .desc_gpa = c.desc,
+          .avail_gpa = c.driver,
+          .used_gpa = c.device,
+          .next_avail = q.queue.next_avail(),
+          .kick_fd = q.kick_fd,
+          .call_fd = call_fd,
+          .err_fd = err_fd};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<VhostPath>> VhostPath::create(PairContext ctx, const VhostOpener& opener) {
+  if (ctx.rx->queue.packed() || ctx.tx->queue.packed())
+    return usage_error("the driver negotiated packed rings; kernel vhost-net supports split rings only");
+  auto ops = opener();
+  if (!ops) return std::unexpected(ops.error());
+  auto pair = vhost::VhostNetPair::create(std::move(*ops));
+  if (!pair) return std::unexpected(pair.error());
+  auto call_rx = new_eventfd(), call_tx = new_eventfd(), err = new_eventfd();
+  if (!call_rx || !call_tx || !err) return errno_error("eventfd for vhost-net");
+  return std::unique_ptr<VhostPath>(
+      new VhostPath(std::move(ctx), std::move(*pair), std::move(*call_rx), std::move(*call_tx), std::move(*err)));
+}
+
+VhostPath::VhostPath(PairContext ctx, std::unique_ptr<vhost::VhostNetPair> pair, Fd call_rx, Fd call_tx, Fd err)
+    : ctx_(std::move(ctx)),
+      pair_(std::move(pair)),
+      call_rx_(std::move(call_rx)),
+      call_tx_(std::move(call_tx)),
+      err_(std::move(err)) {}
+
+VhostPath::~VhostPath() { stop(); }
+
+Result<void> VhostPath::start() {
+  const std::array<vhost::VringSetup, 2> rings = {setup_for(*ctx_.rx, call_rx_.get(), err_.get()),
+                                                  setup_for(*ctx_.tx, call_tx_.get(), err_.get())};
+  if (auto r = pair_->start(*ctx_.memory, ctx_.features, rings, ctx_.tap_fd); !r) return r;
+  const int rx_call = call_rx_.get(), tx_call = call_tx_.get(), err = err_.get();
+  auto watched = ctx_.loop->add(rx_call, EPOLLIN, [this, rx_call](uint32_t) { relay_call(rx_call, ctx_.rx->index); });
+  if (watched)
+    watched = ctx_.loop->add(tx_call, EPOLLIN, [this, tx_call](uint32_t) { relay_call(tx_call, ctx_.tx->index); });
+  if (watched) {
+    watched = ctx_.loop->add(err, EPOLLIN, [this, err](uint32_t) {
+      if (drain(err)) ctx_.fail("vhost-net reported a ring error");
+    });
+  }
+  running_ = true;
+  if (!watched) {
+    stop();
+    return std::unexpected(watched.error());
+  }
+  // Buffers the driver queued while the rings changed hands: make the kernel look.
+  kick(ctx_.rx->kick_fd);
+  kick(ctx_.tx->kick_fd);
+  spdlog::debug("{}: pair {} on vhost-net from avail {}/{}", ctx_.id, ctx_.pair, rings[0].next_avail,
+                rings[1].next_avail);
+  return {};
+}
+
+void VhostPath::relay_call(int fd, uint16_t queue) {
+  if (!drain(fd)) return;
+  ctx_.counters->vhost_calls++;
+  ctx_.interrupt->signal_used(queue);
+}
+
+void VhostPath::unwatch() {
+  for (int fd : {call_rx_.get(), call_tx_.get(), err_.get()}) ctx_.loop->remove(fd);
+}
+
+void VhostPath::stop() {
+  if (!running_) return;
+  running_ = false;
+  unwatch();
+  auto bases = pair_->stop();
+  if (!bases) {
+    ctx_.fail(fmt::format("stopping vhost-net: {}", bases.error().message));
+    return;
+  }
+  ActiveQueue* queues[2] = {ctx_.rx, ctx_.tx};
+  for (int i = 0; i < 2; ++i) {
+    Queue& q = queues[i]->queue;
+    q.set_next_avail((*bases)[i]);
+    // The kernel published every used entry in guest memory; take its index from there.
+    const auto used = ctx_.memory->read_obj<uint16_t>(q.config().device + offsetof(vring_used, idx));
+    if (used) q.set_next_used(*used);
+  }
+  drain(call_rx_.get());
+  drain(call_tx_.get());
+  ctx_.interrupt->signal_used(ctx_.rx->index);
+  ctx_.interrupt->signal_used(ctx_.tx->index);
+}
+
+}  // namespace franca::virtio

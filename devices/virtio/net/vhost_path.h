@@ -1,0 +1,42 @@
+// The vhost-net data path for one queue pair (virtio-notes.md §6.2, §6.5): the
+// kernel moves packets between the pair's split rings and its TAP queue. Kicks
+// go straight from KVM's ioeventfds to the kernel; the kernel's "call"
+// eventfds are relayed by the vmm-io loop to the transport's Interrupt, so
+// MSI-X masking and INTx status work exactly as for the in-process path.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "devices/vhost/vhost_net.h"
+#include "devices/virtio/net/pair_path.h"
+#include "vmm/core/fd.h"
+
+namespace franca::virtio {
+
+using VhostOpener = std::function<Result<std::unique_ptr<vhost::VhostOps>>()>;
+
+class VhostPath final : public PairPath {
+ public:
+  // Opens a vhost-net instance for the pair (SET_OWNER, GET_FEATURES) and its eventfds.
+  static Result<std::unique_ptr<VhostPath>> create(PairContext ctx, const VhostOpener& opener);
+  ~VhostPath() override;
+
+  // Hands the rings over at the Queue objects' next_avail (SET_VRING_BASE).
+  Result<void> start() override;
+  // Detaches the kernel, takes next_avail back (GET_VRING_BASE) and next_used
+  // from the used ring, and signals both queues (suppressed signals may be due).
+  void stop() override;
+
+ private:
+  VhostPath(PairContext ctx, std::unique_ptr<vhost::VhostNetPair> pair, Fd call_rx, Fd call_tx, Fd err);
+  void relay_call(int fd, uint16_t queue);
+  void unwatch();
+
+  PairContext ctx_;
+  std::unique_ptr<vhost::VhostNetPair> pair_;
+  Fd call_rx_, call_tx_, err_;
+  bool running_ = false;
+};
+
+}  // namespace franca::virtio

@@ -1,0 +1,30 @@
+// ApiTarget: what the control socket can ask of a running VM (README "Control
+// socket"). Vm implements it (vmm/vm_api.cc); tests use a fake.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "vmm/core/error.h"
+
+namespace franca::api {
+
+// Each call runs on the `api` thread and returns the reply's result fields as a
+// JSON object (merged after "ok": true), or an Error whose message becomes the
+// reply's "error". Arguments are already validated in shape (dispatch.cc).
+class ApiTarget {
+ public:
+  virtual ~ApiTarget() = default;
+  virtual Result<nlohmann::json> status() = 0;
+  virtual Result<nlohmann::json> pause() = 0;     // a no-op when paused
+  virtual Result<nlohmann::json> resume() = 0;    // a no-op when running
+  virtual Result<nlohmann::json> shutdown() = 0;  // requests the stop; the reply is still sent
+  virtual Result<nlohmann::json> set_net_link(const std::string& id, bool up) = 0;
+  virtual Result<nlohmann::json> set_net_backend(const std::string& id, const std::string& backend) = 0;
+  // Every device's counters, or only device `id`'s.
+  virtual Result<nlohmann::json> counters(const std::optional<std::string>& id) = 0;
+};
+
+}  // namespace franca::api

@@ -1,0 +1,158 @@
+// The control API's view of a Vm (api::ApiTarget): status, pause/resume,
+// shutdown, net link and back-end, counters (README "Control socket").
+#include <linux/virtio_ids.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "devices/virtio/device.h"
+#include "devices/virtio/net/net_control.h"
+#include "vmm/api/api_server.h"
+#include "vmm/vm.h"
+
+namespace franca {
+namespace {
+
+using json = nlohmann::json;
+
+std::string type_name(uint32_t device_type) {
+  switch (device_type) {
+    case VIRTIO_ID_BLOCK:
+      return "block";
+    case VIRTIO_ID_CONSOLE:
+      return "console";
+    case VIRTIO_ID_NET:
+      return "net";
+    case VIRTIO_ID_BALLOON:
+      return "balloon";
+    default:
+      return fmt::format("virtio-{}", device_type);
+  }
+}
+
+json counters_of(virtio::VirtioDevice& device) {
+  const virtio::DeviceCounters& c = device.counters();
+  json out{{"kicks", c.kicks.load()},
+           {"requests", c.requests.load()},
+           {"errors", c.errors.load()},
+           {"ring_errors", c.ring_errors.load()}};
+  for (const auto& [name, value] : device.extra_counters()) out[name] = value;
+  return out;
+}
+
+}  // namespace
+
+// Runs on the `api` thread only; Vm stops that thread before anything it touches.
+class VmApi final : public api::ApiTarget {
+ public:
+  explicit VmApi(Vm& vm) : vm_(vm) {}
+
+  Result<json> status() override {
+    json devices = json::array();
+    for (size_t i = 0; i < vm_.virtio_devices_.size(); ++i) devices.push_back(describe(i));
+    const std::chrono::duration<double> uptime = std::chrono::steady_clock::now() - vm_.started_;
+    return json{{"state", paused_ ? "paused" : "running"},
+                {"cpus", vm_.config_.cpus},
+                {"memory_mib", vm_.config_.memory / kMiB},
+                {"uptime_s", uptime.count()},
+                {"devices", std::move(devices)}};
+  }
+
+  Result<json> pause() override {
+    if (!paused_) {
+      for (auto& vcpu : vm_.vcpus_) vcpu->pause();
+      paused_ = true;
+      spdlog::info("api: guest paused");
+    }
+    return json{{"state", "paused"}};
+  }
+
+  Result<json> resume() override {
+    if (paused_) {
+      for (auto& vcpu : vm_.vcpus_) vcpu->resume();
+      paused_ = false;
+      spdlog::info("api: guest resumed");
+    }
+    return json{{"state", "running"}};
+  }
+
+  Result<json> shutdown() override {
+    spdlog::info("api: shutdown requested");
+    vm_.request_stop(StopReason::kApi, 0);
+    return json::object();
+  }
+
+  Result<json> set_net_link(const std::string& id, bool up) override {
+    auto net = find_net(id);
+    if (!net) return std::unexpected(net.error());
+    if (auto r = (*net)->set_link(up); !r) return std::unexpected(r.error());
+    return json{{"id", id}, {"link", up ? "up" : "down"}};
+  }
+
+  Result<json> set_net_backend(const std::string& id, const std::string& backend) override {
+    auto net = find_net(id);
+    if (!net) return std::unexpected(net.error());
+    if (auto r = (*net)->set_backend(backend); !r) return std::unexpected(r.error());
+    return json{{"id", id}, {"backend", (*net)->backend_name()}};
+  }
+
+  Result<json> counters(const std::optional<std::string>& id) override {
+    json devices = json::object();
+    if (id) {
+      auto index = find(*id);
+      if (!index) return std::unexpected(index.error());
+      devices[*id] = counters_of(*vm_.virtio_devices_[*index]);
+    } else {
+      for (const auto& device : vm_.virtio_devices_) devices[device->id()] = counters_of(*device);
+    }
+    return json{{"devices", std::move(devices)}};
+  }
+
+ private:
+  json describe(size_t i) const {
+    virtio::VirtioDevice& device = *vm_.virtio_devices_[i];
+    json out{{"id", device.id()},
+             {"type", type_name(device.device_type())},
+             {"transport", vm_.virtio_transports_[i] == Transport::kPci ? "pci" : "mmio"}};
+    if (auto* net = dynamic_cast<virtio::NetControl*>(&device)) {
+      out["backend"] = net->backend_name();
+      out["link"] = net->link_up() ? "up" : "down";
+    }
+    return out;
+  }
+
+  Result<size_t> find(const std::string& id) const {
+    for (size_t i = 0; i < vm_.virtio_devices_.size(); ++i) {
+      if (vm_.virtio_devices_[i]->id() == id) return i;
+    }
+    return usage_error(fmt::format("no device \"{}\"", id));
+  }
+
+  Result<virtio::NetControl*> find_net(const std::string& id) const {
+    auto index = find(id);
+    if (!index) return std::unexpected(index.error());
+    virtio::VirtioDevice& device = *vm_.virtio_devices_[*index];
+    auto* net = dynamic_cast<virtio::NetControl*>(&device);
+    if (!net)
+      return usage_error(fmt::format("{} is a {} device, not a net device", id, type_name(device.device_type())));
+    return net;
+  }
+
+  Vm& vm_;
+  bool paused_ = false;
+};
+
+Result<std::unique_ptr<api::ApiServer>> Vm::open_api_socket(const VmConfig& config) {
+  if (config.api_socket.empty()) return nullptr;
+  return api::ApiServer::create(config.api_socket);
+}
+
+void Vm::start_api() {
+  started_ = std::chrono::steady_clock::now();
+  if (!api_server_) return;
+  api_target_ = std::make_unique<VmApi>(*this);
+  api_server_->start(*api_target_);
+  spdlog::info("control socket on {}", api_server_->path());
+}
+
+}  // namespace franca
