@@ -14,8 +14,11 @@ KERNEL=$FRANCA_CACHE/kernel/vmlinuz
 # at $FRANCA_SCRATCH. A benchmark may define bench_prepare: it runs here, before
 # the re-run, after the build and the kernel fetch (work that is slow under TCG;
 # hand results to the re-run through FRANCA_* variables and the build dir).
+# A benchmark that needs TAP and vhost-net sets BENCH_NEEDS_NET=1 first; the
+# others run directly wherever /dev/kvm is usable (the harness's --kvm-only).
 bench_ensure_kvm() {
   local harness=()
+  [[ -n ${BENCH_NEEDS_NET:-} ]] || harness+=(--kvm-only)
   if [[ ${1:-} == --harness ]]; then
     shift
     while [[ $# -gt 0 && $1 != -- ]]; do harness+=("$1"); shift; done

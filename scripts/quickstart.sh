@@ -39,4 +39,4 @@ if [[ $interactive == 1 ]]; then
   exec "$build/vmm/franca" "${args[@]}"
 fi
 echo "   (no usable /dev/kvm here: running inside the nested-KVM harness; this takes a minute)"
-exec "$repo/tests/harness/run-on-kvm.sh" -- "$build/vmm/franca" "${args[@]}" --timeout 600
+exec "$repo/tests/harness/run-on-kvm.sh" --kvm-only -- "$build/vmm/franca" "${args[@]}" --timeout 600

@@ -21,10 +21,8 @@
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial_8250.h"
 #include "devices/legacy/test_exit.h"
-#include "devices/virtio/block/block.h"
 #include "devices/virtio/console/console.h"
 #include "devices/virtio/mmio/mmio_transport.h"
-#include "devices/virtio/net/net.h"
 #include "firmware/acpi.h"
 #include "firmware/boot_params.h"
 #include "firmware/bzimage.h"
@@ -34,6 +32,7 @@
 #include "vmm/host_memory.h"
 #include "vmm/host_terminal.h"
 #include "vmm/pci_host.h"
+#include "vmm/virtio_devices.h"
 
 namespace franca {
 namespace {
@@ -81,40 +80,6 @@ Result<firmware::InitrdSource> open_initrd(const std::string& path) {
   if (!S_ISREG(st.st_mode)) return usage_error(fmt::format("--initrd {}: not a regular file", path));
   auto read = [fd](std::span<uint8_t> dest) { return pread_all(fd->get(), dest, 0); };
   return firmware::InitrdSource{static_cast<uint64_t>(st.st_size), std::move(read)};
-}
-
-// Opens every device's host side (images, console files and sockets) before
-// any KVM call: a bad --disk or --console is the user's error whatever the host has.
-struct OpenedDevices {
-  std::vector<std::shared_ptr<virtio::VirtioDevice>> all;
-  std::vector<Transport> transports;  // of all[i]
-  std::shared_ptr<virtio::Console> console;
-};
-
-Result<OpenedDevices> open_virtio_devices(const VmConfig& config) {
-  OpenedDevices out;
-  for (size_t i = 0; i < config.disks.size(); ++i) {
-    auto disk = virtio::Block::create(config.disks[i].block, fmt::format("blk{}", i));
-    if (!disk) return std::unexpected(disk.error());
-    out.all.push_back(std::move(*disk));
-    out.transports.push_back(config.disks[i].transport);
-  }
-  for (size_t i = 0; i < config.nets.size(); ++i) {
-    virtio::NetConfig net = config.nets[i].net;
-    if (!net.mac_given) net.mac[5] = static_cast<uint8_t>(net.mac[5] + i);  // unique defaults
-    auto device = virtio::Net::create(net, fmt::format("net{}", i));
-    if (!device) return std::unexpected(device.error());
-    out.all.push_back(std::move(*device));
-    out.transports.push_back(config.nets[i].transport);
-  }
-  if (config.console) {
-    auto console = virtio::Console::create(config.console->console, "console0");
-    if (!console) return std::unexpected(console.error());
-    out.console = std::move(*console);
-    out.all.push_back(out.console);
-    out.transports.push_back(config.console->transport);
-  }
-  return out;
 }
 
 }  // namespace

@@ -53,6 +53,21 @@ expect 2 "unknown feature 'warp'" --kernel "$kernel" --disk "path=$work/disk.img
 expect 2 "--console" --kernel "$kernel" --console "file:$work/no/such/dir/log"
 expect 2 "--console" --kernel "$kernel" --console telnet
 expect 2 "only one device can own the terminal" --kernel "$kernel" --console stdio --serial stdio
+# virtio-net options: found before any host access.
+expect 2 "tap=NAME or fd=N" --kernel "$kernel" --net mac=52:54:00:00:00:01
+expect 2 "mac=zz" --kernel "$kernel" --net tap=fbad0,mac=zz
+expect 2 "queues=0" --kernel "$kernel" --net tap=fbad0,queues=0
+expect 2 "backend=bogus" --kernel "$kernel" --net tap=fbad0,backend=bogus
+expect 2 "fd=999: not an open file descriptor" --kernel "$kernel" --net fd=999
+# backend=vhost where /dev/vhost-net is missing (root: tap= may create a TAP, so
+# in a network namespace of its own).
+if [[ ! -e /dev/vhost-net && -c /dev/kvm && $(id -u) == 0 ]] && unshare --net true 2>/dev/null; then
+  printf '#!/bin/sh\nexec unshare --net -- %q "$@"\n' "$franca" >"$work/franca-netns"
+  chmod +x "$work/franca-netns"
+  real_franca=$franca franca=$work/franca-netns
+  expect 2 "/dev/vhost-net" --kernel "$kernel" --memory 128M --net tap=fbad0,backend=vhost
+  franca=$real_franca
+fi
 # A disk locked by another franca (a running guest holds the lock; needs KVM).
 if [[ -c /dev/kvm ]]; then
 "$franca" --kernel "$kernel" --disk "path=$work/disk.img" --memory 128M --timeout 30 --serial none \

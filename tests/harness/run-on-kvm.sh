@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command with a real /dev/kvm and exits with the command's status.
 #
-# usage: tests/harness/run-on-kvm.sh [--scratch SIZE] [--rw DIR]... [--keep] -- CMD [ARGS...]
+# usage: tests/harness/run-on-kvm.sh [--scratch SIZE] [--rw DIR]... [--keep] [--kvm-only] -- CMD [ARGS...]
 #   --scratch SIZE  give L1 a sparse raw disk of SIZE (e.g. 2G) holding a fresh
 #                   ext4, mounted at $FRANCA_SCRATCH (default /tmp/franca-scratch)
 #                   for O_DIRECT-capable storage (9p and tmpfs are not)
@@ -9,8 +9,12 @@
 #                   $FRANCA_RW_DIRS, colon-separated). Default: the build dir
 #                   ($FRANCA_BUILD, else the parent of $FRANCA_CACHE, else <repo>/build)
 #   --keep          keep the per-run directory (build/harness/run.*)
+#   --kvm-only      CMD needs no networking: run it here whenever /dev/kvm is usable
 #
-# With a usable /dev/kvm (and FRANCA_FORCE_NESTED unset), CMD is simply exec'd.
+# Where /dev/kvm, /dev/vhost-net and /dev/net/tun all open read/write (and
+# FRANCA_FORCE_NESTED is unset), CMD is simply exec'd: the virtio-net cases need
+# all three, so a host lacking one goes nested rather than skipping them
+# (with --kvm-only, a usable /dev/kvm is enough).
 # Otherwise a nested "L1" Linux is booted under QEMU TCG (-cpu max emulates AMD
 # SVM + NPT, so L1 has a working /dev/kvm, /dev/vhost-net, /dev/net/tun); L1
 # mounts L0's root read-only over 9p and runs CMD in a chroot of it, in the
@@ -30,14 +34,15 @@
 # Exit: CMD's status; 125 if L1 failed to report one (crash, timeout).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-usage() { sed -n '3,12p' "$0" >&2; exit 2; }
+usage() { sed -n '3,13p' "$0" >&2; exit 2; }
 
-scratch="" keep=0 rw=()
+scratch="" keep=0 rw=() kvm_only=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --scratch) scratch=${2:?}; shift 2 ;;
     --rw) rw+=("$(realpath -m "${2:?}")"); shift 2 ;;
     --keep) keep=1; shift ;;
+    --kvm-only) kvm_only=1; shift ;;
     --) shift; break ;;
     *) usage ;;
   esac
@@ -48,10 +53,14 @@ build=${FRANCA_BUILD:-${FRANCA_CACHE:+$(dirname "$FRANCA_CACHE")}}
 build=$(realpath -m "${build:-$repo/build}")
 [[ -z $scratch ]] || export FRANCA_SCRATCH=${FRANCA_SCRATCH:-/tmp/franca-scratch}
 
-# --- real KVM here: just run it ----------------------------------------------
-# (-c first: a bare `<>` redirection would create /dev/kvm as a regular file)
-if [[ -z ${FRANCA_FORCE_NESTED:-} && -c /dev/kvm && -r /dev/kvm && -w /dev/kvm ]] &&
-   (exec 3<>/dev/kvm) 2>/dev/null; then
+# --- real KVM (and vhost-net, TUN) here: just run it ----------------------------
+# (-c first: a bare `<>` redirection would create the node as a regular file)
+usable() { [[ -c $1 && -r $1 && -w $1 ]] && (exec 3<>"$1") 2>/dev/null; }
+# KVM-PVM (a paravirtual /dev/kvm some cloud VMs offer, /sys/module/kvm_pvm) does
+# not boot the stock Debian kernel: treat it as no KVM and go nested.
+kvm_usable() { usable /dev/kvm && [[ ! -d /sys/module/kvm_pvm ]]; }
+if [[ -z ${FRANCA_FORCE_NESTED:-} ]] && kvm_usable &&
+   { [[ $kvm_only == 1 ]] || { usable /dev/vhost-net && usable /dev/net/tun; }; }; then
   [[ -z $scratch ]] || mkdir -p "$FRANCA_SCRATCH"
   exec "$@"
 fi

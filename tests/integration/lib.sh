@@ -5,7 +5,7 @@ set -euo pipefail
 : "${FRANCA_BIN:?}" "${FRANCA_CACHE:?}" "${FRANCA_REPO:?}" "${FRANCA_WORK:=$PWD}"
 KERNEL=$FRANCA_CACHE/kernel/vmlinuz
 
-log() { echo "[$(date +%T)] $*"; }
+log() { printf '[%(%T)T] %s\n' -1 "$*"; }  # no fork: cheap under nested KVM
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # make_initramfs OUT INIT_BODY [MODULES]: a busybox initramfs whose /init runs

@@ -25,6 +25,11 @@ void drain_eventfd(int fd) {
   [[maybe_unused]] ssize_t n = ::read(fd, &count, sizeof(count));
 }
 
+void kick_self(int fd) {
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof(one));
+}
+
 }  // namespace
 
 InProcessPath::InProcessPath(PairContext ctx) : ctx_(std::move(ctx)), packet_(kMaxPacket) {
@@ -113,7 +118,10 @@ void InProcessPath::process_tx() {
     more = q.enable_notifications();
   }
   if (chains && q.should_signal()) ctx_.interrupt->signal_used(ctx_.tx->index);
-  if (more) ctx_.loop->post([this] { process_tx(); });
+  // Come back through our own kick, not a posted [this]: a path stopped (and
+  // freed) before the loop gets there is no longer watching the eventfd, and
+  // whoever runs the queue next sees the kick.
+  if (more) kick_self(ctx_.tx->kick_fd);
 }
 
 void InProcessPath::transmit(const DescriptorChain& chain) {
@@ -161,6 +169,7 @@ void InProcessPath::on_tap_readable() {
   while (running_ && !failed_ && frames < kBudget) {
     if (!packet_len_ && !read_frame()) break;
     if (!deliver()) {
+      if (failed_) return;  // a corrupt ring, not a full one: fail() stopped everything
       ctx_.counters->rx_ring_full++;
       watch_tap(false);  // resume on the driver's kick
       break;

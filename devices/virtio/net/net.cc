@@ -102,33 +102,43 @@ VhostOpener default_vhost_opener() {
   return [] { return vhost::open_vhost_net(); };
 }
 
+// Which back-end the pairs will start on, and what the kernel's vhost-net
+// offers (when it is the one). Checked before the TAP is touched, so a bad
+// backend=vhost is one error line and no TAP is created for nothing.
+static Result<std::pair<NetBackend, std::optional<uint64_t>>> choose_backend(const NetConfig& config,
+                                                                             const std::string& id,
+                                                                             const VhostOpener& opener) {
+  if (config.backend == NetBackend::kInProcess) return std::pair{NetBackend::kInProcess, std::optional<uint64_t>{}};
+  auto ops = opener();
+  auto pair = ops ? vhost::VhostNetPair::create(std::move(*ops)) : std::unexpected(ops.error());
+  if (pair) return std::pair{NetBackend::kVhost, std::optional<uint64_t>{(*pair)->kernel_features()}};
+  if (config.backend == NetBackend::kVhost)
+    return usage_error(fmt::format("--net backend=vhost: {}", pair.error().message));
+  spdlog::warn("{}: backend=auto: vhost-net is not usable ({}); using the in-process back-end", id,
+               pair.error().message);
+  return std::pair{NetBackend::kInProcess, std::optional<uint64_t>{}};
+}
+
 Result<std::shared_ptr<Net>> Net::create(const NetConfig& config, std::string id, VhostOpener opener) {
   if (config.fd >= 0 && config.queues > 1)
     return usage_error(
         fmt::format("--net fd={}: one fd is one queue; queues={} needs tap=NAME", config.fd, config.queues));
+  auto chosen = choose_backend(config, id, opener);
+  if (!chosen) return std::unexpected(chosen.error());
   auto tap = config.fd >= 0 ? Tap::adopt(config.fd) : Tap::open(config.tap, config.queues);
   if (!tap) return std::unexpected(tap.error());
-  return create_with_tap(config, std::move(id), std::move(*tap), std::move(opener));
+  return build(config, std::move(id), std::move(*tap), std::move(opener), chosen->first, chosen->second);
 }
 
 Result<std::shared_ptr<Net>> Net::create_with_tap(const NetConfig& config, std::string id, Tap tap,
                                                   VhostOpener opener) {
-  NetBackend backend = config.backend;
-  std::optional<uint64_t> kernel;
-  if (backend != NetBackend::kInProcess) {
-    auto ops = opener();
-    auto pair = ops ? vhost::VhostNetPair::create(std::move(*ops)) : std::unexpected(ops.error());
-    if (pair) {
-      kernel = (*pair)->kernel_features();
-      backend = NetBackend::kVhost;
-    } else if (backend == NetBackend::kVhost) {
-      return usage_error(fmt::format("--net backend=vhost: {}", pair.error().message));
-    } else {
-      spdlog::warn("{}: backend=auto: vhost-net is not usable ({}); using the in-process back-end", id,
-                   pair.error().message);
-      backend = NetBackend::kInProcess;
-    }
-  }
+  auto chosen = choose_backend(config, id, opener);
+  if (!chosen) return std::unexpected(chosen.error());
+  return build(config, std::move(id), std::move(tap), std::move(opener), chosen->first, chosen->second);
+}
+
+Result<std::shared_ptr<Net>> Net::build(const NetConfig& config, std::string id, Tap tap, VhostOpener opener,
+                                        NetBackend backend, std::optional<uint64_t> kernel) {
   if (auto r = tap.set_vnet_hdr_size(static_cast<int>(kNetHdrSize)); !r) return std::unexpected(r.error());
   if (auto r = tap.set_offload(0); !r) return std::unexpected(r.error());  // nothing GSO before the driver agrees
   const uint64_t offered = offered_for(config, kernel);
@@ -292,7 +302,11 @@ void Net::fail(std::string_view why) {
   if (!active_ || active_->failed) return;
   counters_.ring_errors++;
   active_->failed = true;
-  for (uint16_t p = 0; p < active_->paths.size(); ++p) stop_pair(p);
+  // Stopped, not destroyed: fail() is usually called from inside a path (its
+  // ctx.fail), which must not be freed under its own feet; reset() frees them.
+  for (auto& path : active_->paths) {
+    if (path) path->stop();
+  }
   if (active_->ctrl) active_->ctx.loop->remove(active_->ctrl->kick_fd);
   if (active_->ctx.fail) active_->ctx.fail(why);
 }

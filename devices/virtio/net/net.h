@@ -81,6 +81,8 @@ class Net final : public VirtioDevice, public NetControl {
   };
 
   Net(const NetConfig& config, std::string id, Tap tap, VhostOpener opener, NetBackend backend, uint64_t offered);
+  static Result<std::shared_ptr<Net>> build(const NetConfig& config, std::string id, Tap tap, VhostOpener opener,
+                                            NetBackend backend, std::optional<uint64_t> vhost_kernel_features);
   Result<void> build_pairs();
   Result<std::unique_ptr<PairPath>> make_path(const PairContext& pair, NetBackend backend);
   Result<void> start_pair(uint16_t pair, NetBackend backend);

@@ -140,6 +140,7 @@ Result<void> Net::switch_all(NetBackend to) {
   for (uint16_t p = 0; p < next.size(); ++p) {
     if (!next[p]) continue;
     active_->paths[p]->stop();
+    if (!usable()) return host_error(fmt::format("{}: pair {} did not stop cleanly; the device needs a reset", id_, p));
     if (auto r = next[p]->start(); !r) {
       spdlog::error("{}: pair {} did not start on {}: {}; staying on {}", id_, p, virtio::backend_name(to),
                     r.error().message, backend_name());
