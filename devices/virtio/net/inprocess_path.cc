@@ -201,7 +201,8 @@ bool InProcessPath::take_rx_chains(size_t need) {
   const uint16_t start = q.next_avail();
   chains_.clear();
   size_t capacity = 0;
-  bool rechecked = false;
+  bool kicks_on = false;
+  // Bounded: each recheck that finds buffers consumes at least one chain.
   while (capacity < need && (mrg_rxbuf_ || chains_.empty())) {
     chains_.emplace_back();
     auto got = q.pop(chains_.back());
@@ -211,16 +212,17 @@ bool InProcessPath::take_rx_chains(size_t need) {
     }
     if (!*got) {
       chains_.pop_back();
-      if (rechecked || !q.enable_notifications()) {
-        q.set_next_avail(start);  // nothing taken: the chains stay the driver's
+      kicks_on = true;
+      // Out of buffers: ask for a kick, then look once more for buffers that raced it.
+      if (!q.enable_notifications()) {
+        q.set_next_avail(start);  // nothing taken: the chains stay the driver's; kicks stay on
         return false;
       }
-      q.disable_notifications();
-      rechecked = true;
       continue;
     }
     capacity += chains_.back().writable_bytes();
   }
+  if (kicks_on) q.disable_notifications();  // not waiting any more
   return true;
 }
 

@@ -70,7 +70,11 @@ VhostPath::~VhostPath() { stop(); }
 Result<void> VhostPath::start() {
   const std::array<vhost::VringSetup, 2> rings = {setup_for(*ctx_.rx, call_rx_.get(), err_.get()),
                                                   setup_for(*ctx_.tx, call_tx_.get(), err_.get())};
-  if (auto r = pair_->start(*ctx_.memory, ctx_.features, rings, ctx_.tap_fd); !r) return r;
+  if (auto r = pair_->start(*ctx_.memory, ctx_.features, rings, ctx_.tap_fd); !r) {
+    // The kernel may have used receive buffers before a later step failed: take its indices back.
+    if (auto back = take_back(); !back) ctx_.fail(back.error().message);
+    return r;
+  }
   const int rx_call = call_rx_.get(), tx_call = call_tx_.get(), err = err_.get();
   auto watched = ctx_.loop->add(rx_call, EPOLLIN, [this, rx_call](uint32_t) { relay_call(rx_call, ctx_.rx->index); });
   if (watched)
@@ -107,11 +111,21 @@ void VhostPath::stop() {
   if (!running_) return;
   running_ = false;
   unwatch();
-  auto bases = pair_->stop();
-  if (!bases) {
-    ctx_.fail(fmt::format("stopping vhost-net: {}", bases.error().message));
+  if (auto back = take_back(); !back) {
+    ctx_.fail(back.error().message);
     return;
   }
+  drain(call_rx_.get());
+  drain(call_tx_.get());
+  ctx_.interrupt->signal_used(ctx_.rx->index);
+  ctx_.interrupt->signal_used(ctx_.tx->index);
+}
+
+// Detaches the kernel (if attached) and sets the Queue objects to where it
+// stopped: next_avail from GET_VRING_BASE, next_used from the used ring.
+Result<void> VhostPath::take_back() {
+  auto bases = pair_->stop();
+  if (!bases) return host_error(fmt::format("stopping vhost-net: {}", bases.error().message));
   ActiveQueue* queues[2] = {ctx_.rx, ctx_.tx};
   for (int i = 0; i < 2; ++i) {
     Queue& q = queues[i]->queue;
@@ -120,10 +134,7 @@ void VhostPath::stop() {
     const auto used = ctx_.memory->read_obj<uint16_t>(q.config().device + offsetof(vring_used, idx));
     if (used) q.set_next_used(*used);
   }
-  drain(call_rx_.get());
-  drain(call_tx_.get());
-  ctx_.interrupt->signal_used(ctx_.rx->index);
-  ctx_.interrupt->signal_used(ctx_.tx->index);
+  return {};
 }
 
 }  // namespace franca::virtio

@@ -32,6 +32,7 @@ class VhostPath final : public PairPath {
   VhostPath(PairContext ctx, std::unique_ptr<vhost::VhostNetPair> pair, Fd call_rx, Fd call_tx, Fd err);
   void relay_call(int fd, uint16_t queue);
   void unwatch();
+  Result<void> take_back();
 
   PairContext ctx_;
   std::unique_ptr<vhost::VhostNetPair> pair_;
