@@ -92,6 +92,7 @@ class Net final : public VirtioDevice, public NetControl {
   void on_ctrl_kick();
   void handle_ctrl(const DescriptorChain& chain);
   void apply_ctrl_effects(const NetCtrlState& before);
+  bool request_announce();
   void fail(std::string_view why);
   bool usable() const { return active_ && !active_->failed; }
   Result<void> on_loop(const std::function<Result<void>()>& fn);

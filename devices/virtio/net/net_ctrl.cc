@@ -87,6 +87,18 @@ void Net::apply_ctrl_effects(const NetCtrlState& before) {
   }
 }
 
+// VIRTIO_NET_S_ANNOUNCE (§5.1.6.5.4): the driver sends gratuitous ARP / NA so
+// switches relearn where the guest is (after the link returns or the data path
+// moved); it acknowledges with ANNOUNCE_ACK. Returns whether a config interrupt is due.
+bool Net::request_announce() {
+  const uint64_t need = (uint64_t{1} << VIRTIO_NET_F_GUEST_ANNOUNCE) | (uint64_t{1} << VIRTIO_NET_F_STATUS);
+  if (!usable() || (active_->ctx.features & need) != need) return false;
+  active_->state.announce = true;
+  std::lock_guard lock(config_mutex_);
+  announce_ = true;
+  return true;
+}
+
 Result<void> Net::on_loop(const std::function<Result<void>()>& fn) {
   EventLoop* loop = loop_.load();
   if (!loop) return fn();  // never activated: nothing runs on the loop yet
@@ -100,11 +112,12 @@ Result<void> Net::set_link(bool up) {
   link_changes_++;
   tap_.set_carrier(up);
   spdlog::info("{}: link {}", id_, up ? "up" : "down");
-  return on_loop([this]() -> Result<void> {
+  return on_loop([this, up]() -> Result<void> {
     if (!usable()) return {};
     for (auto& path : active_->paths) {
       if (path) path->link_changed();
     }
+    if (up) request_announce();
     if (active_->ctx.features & (uint64_t{1} << VIRTIO_NET_F_STATUS)) active_->ctx.interrupt->signal_config();
     return {};
   });
@@ -151,6 +164,7 @@ Result<void> Net::switch_all(NetBackend to) {
   }
   backend_ = to;
   backend_switches_++;
+  if (request_announce()) active_->ctx.interrupt->signal_config();
   spdlog::info("{}: switched to the {} back-end", id_, virtio::backend_name(to));
   return {};
 }

@@ -52,6 +52,13 @@ Result<std::unique_ptr<VhostPath>> VhostPath::create(PairContext ctx, const Vhos
   if (!ops) return std::unexpected(ops.error());
   auto pair = vhost::VhostNetPair::create(std::move(*ops));
   if (!pair) return std::unexpected(pair.error());
+  // Ring features the driver already uses must be ones the kernel implements.
+  constexpr uint64_t kRingBits = (uint64_t{1} << VIRTIO_RING_F_EVENT_IDX) |
+                                 (uint64_t{1} << VIRTIO_RING_F_INDIRECT_DESC) |
+                                 (uint64_t{1} << 15 /* VIRTIO_NET_F_MRG_RXBUF */);
+  if (const uint64_t missing = ctx.features & kRingBits & ~(*pair)->kernel_features()) {
+    return host_error(fmt::format("the driver negotiated features {:#x} this kernel's vhost-net lacks", missing));
+  }
   auto call_rx = new_eventfd(), call_tx = new_eventfd(), err = new_eventfd();
   if (!call_rx || !call_tx || !err) return errno_error("eventfd for vhost-net");
   return std::unique_ptr<VhostPath>(

@@ -246,6 +246,32 @@ TEST_F(NetTest, VqPairsSetBackToOneStopsPairOne) {
   EXPECT_EQ(tap_receive(1, 50), std::nullopt);
 }
 
+TEST_F(NetTest, LinkComingBackAsksTheDriverToAnnounce) {
+  create();
+  activate(kGuestFeatures | bit(VIRTIO_NET_F_GUEST_ANNOUNCE) | bit(VIRTIO_NET_F_STATUS));
+  ASSERT_TRUE(net_->set_link(false).has_value());
+  ASSERT_TRUE(net_->set_link(true).has_value());
+  EXPECT_EQ(config_bytes(offsetof(virtio_net_config, status), 2),
+            (std::vector<uint8_t>{VIRTIO_NET_S_LINK_UP | VIRTIO_NET_S_ANNOUNCE, 0}));
+}
+
+TEST_F(NetTest, AnnounceAckClearsTheAnnounceBit) {
+  create();
+  activate(kGuestFeatures | bit(VIRTIO_NET_F_GUEST_ANNOUNCE) | bit(VIRTIO_NET_F_STATUS));
+  ASSERT_TRUE(net_->set_link(false).has_value());
+  ASSERT_TRUE(net_->set_link(true).has_value());
+  EXPECT_EQ(command({VIRTIO_NET_CTRL_ANNOUNCE, VIRTIO_NET_CTRL_ANNOUNCE_ACK}), VIRTIO_NET_OK);
+  EXPECT_EQ(config_bytes(offsetof(virtio_net_config, status), 2), (std::vector<uint8_t>{VIRTIO_NET_S_LINK_UP, 0}));
+}
+
+TEST_F(NetTest, NoAnnounceWithoutGuestAnnounce) {
+  create();
+  activate(kGuestFeatures | bit(VIRTIO_NET_F_STATUS));
+  ASSERT_TRUE(net_->set_link(false).has_value());
+  ASSERT_TRUE(net_->set_link(true).has_value());
+  EXPECT_EQ(config_bytes(offsetof(virtio_net_config, status), 2), (std::vector<uint8_t>{VIRTIO_NET_S_LINK_UP, 0}));
+}
+
 TEST_F(NetTest, RefusedCommandIsAckedWithErrAndCounted) {
   create(masked(0, 2));
   activate(kGuestFeatures | bit(VIRTIO_NET_F_MQ));
