@@ -155,6 +155,7 @@ Net::Net(const NetConfig& config, std::string id, Tap tap, VhostOpener opener, N
       backend_(backend),
       mac_(config.mac) {
   for (uint16_t p = 0; p < config_.queues; ++p) counters_by_pair_.push_back(std::make_unique<PairCounters>());
+  tap_attached_.assign(tap_.queues(), true);  // TUNSETIFF attaches every queue it opens
   spdlog::info("{}: TAP {} ({} queue{}), {} back-end", id_, tap_.name(), tap_.queues(), tap_.queues() > 1 ? "s" : "",
                virtio::backend_name(backend));
 }
@@ -274,13 +275,19 @@ void Net::stop_pair(uint16_t p) {
   active_->paths[p].reset();
 }
 
+// Runs pairs [0, count) and no others. A TAP queue without a running pair is
+// detached, so the host never steers a flow to a queue nobody reads (a guest
+// may use fewer pairs than offered, e.g. one vCPU, or not negotiate MQ at all).
 Result<void> Net::apply_pairs(uint16_t count) {
-  for (uint16_t p = 0; p < active_->pairs.size(); ++p) {
-    const bool want = p < count;
-    if (want == bool(active_->paths[p])) continue;
-    if (!want) stop_pair(p);
-    if (auto r = tap_.enable_queue(p, want); !r) FRANCA_WARN_RATELIMITED("{}: {}", id_, r.error().message);
-    if (want) {
+  for (uint16_t p = 0; p < tap_.queues(); ++p) {
+    const bool want = p < count && p < active_->pairs.size();
+    const bool running = p < active_->paths.size() && active_->paths[p];
+    if (!want && running) stop_pair(p);
+    if (tap_attached_[p] != want) {
+      if (auto r = tap_.enable_queue(p, want); !r) FRANCA_WARN_RATELIMITED("{}: {}", id_, r.error().message);
+      tap_attached_[p] = want;
+    }
+    if (want && !running) {
       if (auto r = start_pair(p, backend_.load()); !r) return r;
     }
   }

@@ -106,6 +106,7 @@ class Net final : public VirtioDevice, public NetControl {
   std::atomic<bool> link_up_{true};
   std::atomic<EventLoop*> loop_{nullptr};
   std::vector<std::unique_ptr<PairCounters>> counters_by_pair_;
+  std::vector<bool> tap_attached_;  // loop thread (and create): TUNSETQUEUE state per TAP queue
   std::atomic<uint64_t> ctrl_commands_{0}, ctrl_errors_{0}, backend_switches_{0}, link_changes_{0};
 
   mutable std::mutex config_mutex_;  // mac and status as the driver reads them
