@@ -118,6 +118,31 @@ if [[ -n $scratch ]]; then
   qargs+=(-drive "file=${img//,/,,},if=virtio,format=raw,cache=unsafe")
 fi
 
+# Stall watchdog (FRANCA_L1_STALL_DIR): when nothing under that directory has
+# changed for FRANCA_L1_STALL_SECS (720), L1 is wedged (its own per-command
+# timeouts would have fired): stop QEMU and exit 124 instead of waiting an hour.
+stall_watch() {
+  local dir=$1 limit=$2 newest now
+  while sleep 20; do
+    newest=$(find "$dir" -type f -printf '%T@\n' 2>/dev/null | sort -n | tail -n 1)
+    newest=${newest%.*}
+    now=$(date +%s)
+    [[ -n $newest && $newest -gt $watch_start ]] || newest=$watch_start
+    if ((now - newest > limit)); then
+      echo "run-on-kvm: nothing in $dir changed for ${limit}s: L1 is stuck, stopping it" >&2
+      : >"$out/stalled"
+      pkill -f -- "path=${out//,/,,},mount_tag=out" || true
+      return
+    fi
+  done
+}
+watch_pid=""
+watch_start=$(date +%s)
+if [[ -n ${FRANCA_L1_STALL_DIR:-} ]]; then
+  stall_watch "$FRANCA_L1_STALL_DIR" "${FRANCA_L1_STALL_SECS:-720}" &
+  watch_pid=$!
+fi
+
 start=$(date +%s%N)
 set +e
 timeout -k 10 "${FRANCA_L1_TIMEOUT:-3600}" qemu-system-x86_64 \
@@ -128,10 +153,15 @@ timeout -k 10 "${FRANCA_L1_TIMEOUT:-3600}" qemu-system-x86_64 \
   -virtfs "local,path=${out//,/,,},mount_tag=out,security_model=none,multidevs=remap" \
   "${qargs[@]}" </dev/null | sed -u 's/\r$//'
 qemu_rc=${PIPESTATUS[0]}
+[[ -z $watch_pid ]] || kill "$watch_pid" 2>/dev/null
 set -e
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 wall=$((ms / 1000)).$(printf %03d $((ms % 1000)))
 
+if [[ -e $out/stalled ]]; then
+  echo "run-on-kvm: L1 stopped making progress and was killed" >&2
+  exit 124
+fi
 if [[ ! -s $out/rc ]]; then
   why="QEMU exited with status $qemu_rc"
   [[ $qemu_rc != 124 && $qemu_rc != 137 ]] || why="timed out after ${FRANCA_L1_TIMEOUT:-3600}s"

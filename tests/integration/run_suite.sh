@@ -7,12 +7,12 @@ results=${1:?usage: run_suite.sh RESULTS_DIR [CASE...]}
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$results"
-rm -f "$results"/*.rc "$results"/*.log
 export FRANCA_RESULTS=$results
 cases=("$@")
 if [[ ${#cases[@]} -eq 0 ]]; then
   for f in "$here"/cases/*.sh; do cases+=("$(basename "$f" .sh)"); done
 fi
+for c in "${cases[@]}"; do rm -f "$results/$c.rc" "$results/$c.log"; done
 failed=0
 for c in "${cases[@]}"; do
   start=$(date +%s)
