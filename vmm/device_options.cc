@@ -47,15 +47,6 @@ Result<uint64_t> feature_mask(Items& items, std::span<const virtio::FeatureName>
   return virtio::parse_feature_mask(*value, names, flag);
 }
 
-Result<uint16_t> parse_queues(const std::string& value, std::string_view flag) {
-  unsigned n = 0;
-  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  if (ec != std::errc() || ptr != value.data() + value.size() || n < 1 || n > 16) {
-    return usage_error(fmt::format("{} queues={}: expected a number from 1 to 16", flag, value));
-  }
-  return static_cast<uint16_t>(n);
-}
-
 // "stdio,transport=mmio" -> "mode=stdio,transport=mmio": the leading bare item is the main value.
 std::string with_main_key(std::string_view text, std::string_view key) {
   const size_t comma = text.find(',');
@@ -132,7 +123,7 @@ Result<DiskOption> parse_disk_option(std::string_view text) {
     out.block.serial = *serial;
   }
   if (auto q = take(*items, "queues")) {
-    auto n = parse_queues(*q, kFlag);
+    auto n = parse_u16(*q, kFlag, "queues", 1, 16);
     if (!n) return std::unexpected(n.error());
     out.block.queues = *n;
   }

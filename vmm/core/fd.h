@@ -37,6 +37,17 @@ class Fd {
 
 // Fills `dest` from `fd` at `offset` (retrying short reads and EINTR); false on
 // an error or end of file before `dest` is full.
+// eventfd: adds 1 (a kick or a signal); errors (a full counter) are harmless.
+inline void eventfd_signal(int fd) {
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof(one));
+}
+// eventfd: reads and clears the counter; true when it was non-zero.
+inline bool eventfd_drain(int fd) {
+  uint64_t count = 0;
+  return ::read(fd, &count, sizeof(count)) == sizeof(count) && count > 0;
+}
+
 inline bool pread_all(int fd, std::span<uint8_t> dest, uint64_t offset) {
   size_t done = 0;
   while (done < dest.size()) {

@@ -20,16 +20,6 @@ constexpr size_t kMaxPacket = kNetHdrSize + 65536 + 256;
 // Chains (transmit) or frames (receive) per pass before the loop serves others.
 constexpr size_t kBudget = 256;
 
-void drain_eventfd(int fd) {
-  uint64_t count;
-  [[maybe_unused]] ssize_t n = ::read(fd, &count, sizeof(count));
-}
-
-void kick_self(int fd) {
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof(one));
-}
-
 }  // namespace
 
 InProcessPath::InProcessPath(PairContext ctx) : ctx_(std::move(ctx)), packet_(kMaxPacket) {
@@ -95,7 +85,7 @@ void InProcessPath::watch_tap(bool on) {
 }
 
 void InProcessPath::on_tx_kick() {
-  drain_eventfd(ctx_.tx->kick_fd);
+  eventfd_drain(ctx_.tx->kick_fd);
   process_tx();
 }
 
@@ -121,7 +111,7 @@ void InProcessPath::process_tx() {
   // Come back through our own kick, not a posted [this]: a path stopped (and
   // freed) before the loop gets there is no longer watching the eventfd, and
   // whoever runs the queue next sees the kick.
-  if (more) kick_self(ctx_.tx->kick_fd);
+  if (more) eventfd_signal(ctx_.tx->kick_fd);
 }
 
 void InProcessPath::transmit(const DescriptorChain& chain) {
@@ -156,7 +146,7 @@ void InProcessPath::transmit(const DescriptorChain& chain) {
 }
 
 void InProcessPath::on_rx_kick() {
-  drain_eventfd(ctx_.rx->kick_fd);
+  eventfd_drain(ctx_.rx->kick_fd);
   if (!running_ || failed_) return;
   ctx_.rx->queue.disable_notifications();
   if (packet_len_ && !deliver()) return;  // still waiting (kicks re-enabled by deliver)

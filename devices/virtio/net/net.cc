@@ -53,10 +53,6 @@ constexpr uint64_t kBaseFeatures =
     bit(VIRTIO_NET_F_MRG_RXBUF) | bit(VIRTIO_NET_F_STATUS) | bit(VIRTIO_NET_F_CTRL_VQ) | bit(VIRTIO_NET_F_CTRL_RX) |
     bit(VIRTIO_NET_F_GUEST_ANNOUNCE) | bit(VIRTIO_NET_F_CTRL_MAC_ADDR);
 
-// Ring-level bits the kernel's vhost-net must support for the guest to get them.
-constexpr uint64_t kVhostRingBits =
-    bit(VIRTIO_RING_F_EVENT_IDX) | bit(VIRTIO_RING_F_INDIRECT_DESC) | bit(VIRTIO_NET_F_MRG_RXBUF);
-
 constexpr uint64_t kNeedsCtrlVq = bit(VIRTIO_NET_F_CTRL_RX) | bit(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) |
                                   bit(VIRTIO_NET_F_GUEST_ANNOUNCE) | bit(VIRTIO_NET_F_MQ) |
                                   bit(VIRTIO_NET_F_CTRL_MAC_ADDR);
@@ -78,7 +74,7 @@ uint64_t offered_for(const NetConfig& config, std::optional<uint64_t> vhost_kern
   if (config.queues > 1) f |= bit(VIRTIO_NET_F_MQ);
   if (config.mtu) f |= bit(VIRTIO_NET_F_MTU);
   if (config.packed) f |= bit(VIRTIO_F_RING_PACKED);
-  if (vhost_kernel) f &= ~bit(VIRTIO_F_RING_PACKED) & ~(kVhostRingBits & ~*vhost_kernel);
+  if (vhost_kernel) f &= ~bit(VIRTIO_F_RING_PACKED) & ~(kVhostRingFeatures & ~*vhost_kernel);
   return with_dependencies(f & ~config.feature_mask);
 }
 

@@ -25,8 +25,7 @@ Result<NetBackend> parse_backend(std::string_view name) {
 
 void Net::on_ctrl_kick() {
   if (!usable() || !active_->ctrl) return;
-  uint64_t count;
-  [[maybe_unused]] ssize_t n = ::read(active_->ctrl->kick_fd, &count, sizeof(count));
+  eventfd_drain(active_->ctrl->kick_fd);
   Queue& q = active_->ctrl->queue;
   DescriptorChain chain;
   size_t done = 0;

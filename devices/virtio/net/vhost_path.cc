@@ -21,16 +21,6 @@ Result<Fd> new_eventfd() {
   return fd;
 }
 
-bool drain(int fd) {
-  uint64_t count = 0;
-  return ::read(fd, &count, sizeof(count)) == sizeof(count) && count > 0;
-}
-
-void kick(int fd) {
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof(one));
-}
-
 vhost::VringSetup setup_for(const ActiveQueue& q, int call_fd, int err_fd) {
   const QueueConfig& c = q.queue.config();
   return {.size = q.queue.size(),
@@ -53,10 +43,7 @@ Result<std::unique_ptr<VhostPath>> VhostPath::create(PairContext ctx, const Vhos
   auto pair = vhost::VhostNetPair::create(std::move(*ops));
   if (!pair) return std::unexpected(pair.error());
   // Ring features the driver already uses must be ones the kernel implements.
-  constexpr uint64_t kRingBits = (uint64_t{1} << VIRTIO_RING_F_EVENT_IDX) |
-                                 (uint64_t{1} << VIRTIO_RING_F_INDIRECT_DESC) |
-                                 (uint64_t{1} << 15 /* VIRTIO_NET_F_MRG_RXBUF */);
-  if (const uint64_t missing = ctx.features & kRingBits & ~(*pair)->kernel_features()) {
+  if (const uint64_t missing = ctx.features & kVhostRingFeatures & ~(*pair)->kernel_features()) {
     return host_error(fmt::format("the driver negotiated features {:#x} this kernel's vhost-net lacks", missing));
   }
   auto call_rx = new_eventfd(), call_tx = new_eventfd(), err = new_eventfd();
@@ -88,7 +75,7 @@ Result<void> VhostPath::start() {
     watched = ctx_.loop->add(tx_call, EPOLLIN, [this, tx_call](uint32_t) { relay_call(tx_call, ctx_.tx->index); });
   if (watched) {
     watched = ctx_.loop->add(err, EPOLLIN, [this, err](uint32_t) {
-      if (drain(err)) ctx_.fail("vhost-net reported a ring error");
+      if (eventfd_drain(err)) ctx_.fail("vhost-net reported a ring error");
     });
   }
   running_ = true;
@@ -97,15 +84,15 @@ Result<void> VhostPath::start() {
     return std::unexpected(watched.error());
   }
   // Buffers the driver queued while the rings changed hands: make the kernel look.
-  kick(ctx_.rx->kick_fd);
-  kick(ctx_.tx->kick_fd);
+  eventfd_signal(ctx_.rx->kick_fd);
+  eventfd_signal(ctx_.tx->kick_fd);
   spdlog::debug("{}: pair {} on vhost-net from avail {}/{}", ctx_.id, ctx_.pair, rings[0].next_avail,
                 rings[1].next_avail);
   return {};
 }
 
 void VhostPath::relay_call(int fd, uint16_t queue) {
-  if (!drain(fd)) return;
+  if (!eventfd_drain(fd)) return;
   ctx_.counters->vhost_calls++;
   ctx_.interrupt->signal_used(queue);
 }
@@ -122,8 +109,8 @@ void VhostPath::stop() {
     ctx_.fail(back.error().message);
     return;
   }
-  drain(call_rx_.get());
-  drain(call_tx_.get());
+  eventfd_drain(call_rx_.get());
+  eventfd_drain(call_tx_.get());
   ctx_.interrupt->signal_used(ctx_.rx->index);
   ctx_.interrupt->signal_used(ctx_.tx->index);
 }

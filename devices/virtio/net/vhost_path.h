@@ -8,11 +8,21 @@
 #include <functional>
 #include <memory>
 
+#define VIRTIO_RING_NO_LEGACY  // the legacy vring_init() helper is not valid C++
+#include <linux/virtio_ring.h>
+
 #include "devices/vhost/vhost_net.h"
 #include "devices/virtio/net/pair_path.h"
+#include "devices/virtio/net/virtio_net_uapi.h"
 #include "vmm/core/fd.h"
 
 namespace franca::virtio {
+
+// Ring-level features the kernel's vhost-net must implement for a pair to run
+// on it.
+inline constexpr uint64_t kVhostRingFeatures = (uint64_t{1} << VIRTIO_RING_F_EVENT_IDX) |
+                                               (uint64_t{1} << VIRTIO_RING_F_INDIRECT_DESC) |
+                                               (uint64_t{1} << VIRTIO_NET_F_MRG_RXBUF);
 
 using VhostOpener = std::function<Result<std::unique_ptr<vhost::VhostOps>>()>;
 
