@@ -14,6 +14,11 @@ void PauseGate::wait_parked() {
   cv_.wait(lock, [this] { return parked_ || !running_; });
 }
 
+bool PauseGate::wait_parked_for(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return cv_.wait_for(lock, timeout, [this] { return parked_ || !running_; });
+}
+
 void PauseGate::resume() {
   std::unique_lock lock(mutex_);
   pause_requested_.store(false, std::memory_order_release);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -19,8 +20,11 @@ class PauseGate {
   // Controller side (any thread; one controller at a time).
   void request_pause();  // the loop parks at its next check
   void wait_parked();    // returns once the loop is parked or has finished
-  void resume();         // returns once a parked loop has left park()
-  void stop();           // the loop ends; releases park() for good
+  // As wait_parked(), giving up after `timeout`: false when the loop is still
+  // running then (stuck outside its blocking call, e.g. in a device handler).
+  bool wait_parked_for(std::chrono::milliseconds timeout);
+  void resume();  // returns once a parked loop has left park()
+  void stop();    // the loop ends; releases park() for good
 
   // Loop side.
   void started();   // before the loop's first check

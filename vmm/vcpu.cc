@@ -34,6 +34,7 @@ void Vcpu::start() {
   thread_ = std::thread([this] {
     const std::string name = "vcpu" + std::to_string(id_);
     pthread_setname_np(pthread_self(), name.c_str());
+    tid_.store(gettid(), std::memory_order_relaxed);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, kKickSignal);
@@ -55,6 +56,32 @@ void Vcpu::pause() {
 }
 
 void Vcpu::resume() { gate_.resume(); }
+
+std::optional<x86::VcpuState> Vcpu::inspect(std::chrono::milliseconds timeout) {
+  const bool was_paused = gate_.should_park();
+  if (!was_paused) {
+    gate_.request_pause();
+    kick();
+    if (!gate_.wait_parked_for(timeout)) {
+      gate_.resume();
+      return std::nullopt;
+    }
+  }
+  x86::VcpuState s;
+  s.have_regs = kvm_.get_regs(s.regs).has_value();
+  s.have_sregs = kvm_.get_sregs(s.sregs).has_value();
+  s.have_events = kvm_.get_vcpu_events(s.events).has_value();
+  s.have_mp = kvm_.get_mp_state(s.mp).has_value();
+  s.have_lapic = kvm_.get_lapic(s.lapic).has_value();
+  kvm_msr_entry msrs[2] = {{.index = x86::kMsrTsc, .reserved = 0, .data = 0},
+                           {.index = x86::kMsrTscDeadline, .reserved = 0, .data = 0}};
+  if ((s.have_tsc = kvm_.get_msrs(msrs).has_value())) {
+    s.tsc = msrs[0].data;
+    s.tsc_deadline = msrs[1].data;
+  }
+  if (!was_paused) gate_.resume();
+  return s;
+}
 
 void Vcpu::kick() {
   if (thread_.joinable()) pthread_kill(thread_.native_handle(), kKickSignal);

@@ -3,7 +3,14 @@
 // (signal + immediate_exit).
 #pragma once
 
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <optional>
 #include <thread>
+
+#include "arch/x86_64/vcpu_state.h"
 
 #include "vmm/core/bus.h"
 #include "vmm/core/kvm.h"
@@ -32,6 +39,12 @@ class Vcpu {
   void pause();
   // Releases a paused vCPU; returns once it has left the wait.
   void resume();
+  // The vCPU's state, read with the vCPU parked (paused for the read unless it
+  // already was); nullopt when it does not park within `timeout` (its thread is
+  // stuck in the VMM, not in KVM_RUN). Control thread only, like pause().
+  std::optional<x86::VcpuState> inspect(std::chrono::milliseconds timeout);
+  // The thread's kernel id (0 before it started), to match /proc/PID/task/TID.
+  pid_t tid() const { return tid_.load(std::memory_order_relaxed); }
 
  private:
   void run_loop();
@@ -46,6 +59,7 @@ class Vcpu {
   StopFn stop_;
   // The stop flag and the pause handshake; holding off is KVM immediate_exit.
   PauseGate gate_{[this](bool on) { kvm_.set_immediate_exit(on); }};
+  std::atomic<pid_t> tid_{0};
   std::thread thread_;  // joined in join(); never detached
 };
 

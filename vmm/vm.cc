@@ -329,6 +329,7 @@ Result<void> Vm::add_timeout(double seconds) {
     uint64_t expirations;
     if (::read(raw, &expirations, sizeof(expirations)) != sizeof(expirations)) return;
     spdlog::warn("--timeout {}s expired, stopping the guest", seconds);
+    log_guest_state("--timeout");
     request_stop(StopReason::kTimeout, kExitTimeout);
   });
 }

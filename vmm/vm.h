@@ -68,6 +68,10 @@ class Vm {
   Result<void> setup_vcpus(const Kvm& kvm);
   Result<void> setup_host_events();
   Result<void> add_timeout(double seconds);
+  // Logs every vCPU's state and every device's counters at warn level (a guest
+  // that is about to be stopped for not finishing: where was it?). Any thread
+  // but a vCPU's; skipped while the control API is pausing or inspecting vCPUs.
+  void log_guest_state(std::string_view why);
   // Runs `fn` on the vmm-io loop every `period` (< 1 s).
   Result<void> add_periodic(std::chrono::milliseconds period, std::function<void()> fn);
   void add_stdin_input();
@@ -104,6 +108,7 @@ class Vm {
   std::unique_ptr<api::ApiTarget> api_target_;
   std::chrono::steady_clock::time_point started_;
 
+  std::mutex vcpu_control_;  // one controller of vCPU pause/inspect at a time (api, timeout)
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   std::optional<std::pair<StopReason, int>> stop_;

@@ -30,6 +30,20 @@ std::string type_name(uint32_t device_type) {
   }
 }
 
+constexpr std::chrono::milliseconds kParkTimeout{2000};
+
+// One vCPU's id, thread and state, or why the state could not be read.
+json inspect(Vcpu& vcpu, size_t id) {
+  json one{{"id", id}, {"tid", vcpu.tid()}};
+  if (auto state = vcpu.inspect(kParkTimeout)) {
+    one["state"] = x86::describe(*state);
+  } else {
+    one["error"] =
+        fmt::format("did not leave KVM_RUN and park within {} ms: its thread is stuck in franca", kParkTimeout.count());
+  }
+  return one;
+}
+
 json counters_of(virtio::VirtioDevice& device) {
   const virtio::DeviceCounters& c = device.counters();
   json out{{"kicks", c.kicks.load()},
@@ -59,6 +73,7 @@ class VmApi final : public api::ApiTarget {
   }
 
   Result<json> pause() override {
+    std::lock_guard lock(vm_.vcpu_control_);
     if (!paused_) {
       for (auto& vcpu : vm_.vcpus_) vcpu->pause();
       paused_ = true;
@@ -68,6 +83,7 @@ class VmApi final : public api::ApiTarget {
   }
 
   Result<json> resume() override {
+    std::lock_guard lock(vm_.vcpu_control_);
     if (paused_) {
       for (auto& vcpu : vm_.vcpus_) vcpu->resume();
       paused_ = false;
@@ -108,6 +124,13 @@ class VmApi final : public api::ApiTarget {
     return json{{"devices", std::move(devices)}};
   }
 
+  Result<json> vcpus() override {
+    std::lock_guard lock(vm_.vcpu_control_);
+    json out = json::array();
+    for (size_t i = 0; i < vm_.vcpus_.size(); ++i) out.push_back(inspect(*vm_.vcpus_[i], i));
+    return json{{"vcpus", std::move(out)}};
+  }
+
  private:
   json describe(size_t i) const {
     virtio::VirtioDevice& device = *vm_.virtio_devices_[i];
@@ -141,6 +164,21 @@ class VmApi final : public api::ApiTarget {
   Vm& vm_;
   bool paused_ = false;
 };
+
+void Vm::log_guest_state(std::string_view why) {
+  std::unique_lock lock(vcpu_control_, std::try_to_lock);
+  if (!lock) {
+    spdlog::warn("{}: vCPU state not read (the control API is pausing or inspecting the vCPUs)", why);
+  } else {
+    for (size_t i = 0; i < vcpus_.size(); ++i) {
+      const json one = inspect(*vcpus_[i], i);
+      spdlog::warn("{}: vcpu{} (thread {}):\n{}", why, i, one["tid"].get<pid_t>(),
+                   one.contains("state") ? one["state"].get<std::string>() : one["error"].get<std::string>());
+    }
+  }
+  for (const auto& device : virtio_devices_)
+    spdlog::warn("{}: {} counters {}", why, device->id(), counters_of(*device).dump());
+}
 
 Result<std::unique_ptr<api::ApiServer>> Vm::open_api_socket(const VmConfig& config) {
   if (config.api_socket.empty()) return nullptr;

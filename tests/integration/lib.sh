@@ -8,10 +8,12 @@ KERNEL=$FRANCA_CACHE/kernel/vmlinuz
 log() { printf '[%(%T)T] %s\n' -1 "$*"; }  # no fork: cheap under nested KVM
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# make_initramfs OUT INIT_BODY [MODULES]: a busybox initramfs whose /init runs
-# the standard prologue (mounts, module loading) and then INIT_BODY.
+# make_initramfs OUT INIT_BODY [MODULES] [SRC:DEST...]: a busybox initramfs whose
+# /init runs the standard prologue (mounts, module loading) and then INIT_BODY;
+# SRC:DEST are extra files (e.g. a static tool) copied into the image.
 make_initramfs() {
-  local out=$1 body=$2 modules=${3:-}
+  local out=$1 body=$2 modules=${3:-} extra=() f
+  for f in "${@:4}"; do extra+=(-f "$f"); done
   local init=$FRANCA_WORK/init.$$.sh
   {
     echo '#!/bin/sh'
@@ -21,7 +23,7 @@ make_initramfs() {
     echo 'echo FRANCA_GUEST_UP'
     printf '%s\n' "$body"
   } >"$init"
-  "$FRANCA_REPO/tests/guest/mkinitramfs.sh" -o "$out" -i "$init" ${modules:+-m "$modules"}
+  "$FRANCA_REPO/tests/guest/mkinitramfs.sh" -o "$out" -i "$init" ${modules:+-m "$modules"} "${extra[@]}"
 }
 
 # run_franca LOG [franca args...]: boots with serial to LOG, echoes the exit status
@@ -59,4 +61,53 @@ poweroff -f'
   (( mem > 200000 && mem <= 262144 )) || fail "MemTotal $mem kB not within (200000, 262144] for 256M"
   log "ok: MemTotal $mem kB"
   expect_eq "$(guest_value serial.log CMDLINE)" "$cmdline" "guest cmdline"
+}
+
+# franca_evidence PID [SOCK]: what a stopped franca and its guest look like, on
+# stdout: each thread's state, CPU time and wchan (two samples 5 s apart) and
+# kernel stack; counters, status and every vCPU's registers and local APIC over
+# the control socket SOCK; L1's KVM per-vCPU exit counters (debugfs); gdb's
+# user-space stacks of every thread; the blocked tasks of the host (sysrq w).
+franca_evidence() {
+  local pid=$1 sock=${2:-} t round f
+  echo "=== evidence: franca pid $pid at $(date +%T)"
+  kill -0 "$pid" 2>/dev/null || { echo "(process $pid is gone)"; return 0; }
+  for round in 1 2; do
+    echo "--- threads (sample $round): tid comm state utime stime wchan"
+    for t in /proc/"$pid"/task/*; do
+      read -r -a st <"$t/stat" || continue
+      echo "${t##*/} $(cat "$t/comm" 2>/dev/null) ${st[2]} ${st[13]} ${st[14]} $(cat "$t/wchan" 2>/dev/null)"
+    done
+    [[ $round == 2 ]] || sleep 5
+  done
+  for t in /proc/"$pid"/task/*; do
+    echo "--- kernel stack of ${t##*/} ($(cat "$t/comm" 2>/dev/null))"
+    cat "$t/stack" 2>/dev/null
+  done
+  if [[ -n $sock && -S $sock ]]; then
+    for cmd in status counters vcpus; do
+      echo "--- franca ctl $cmd"
+      timeout 20 "$FRANCA_BIN" ctl "$sock" "$cmd" 2>&1 | sed 's/\\n/\n    /g'
+    done
+  fi
+  mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
+  for d in /sys/kernel/debug/kvm/"$pid"-* /sys/kernel/debug/kvm/"$pid"-*/vcpu*; do
+    [[ -d $d ]] || continue
+    echo "--- KVM stats ${d#/sys/kernel/debug/kvm/}"
+    for f in exits halt_exits halt_wakeup halt_successful_poll irq_exits irq_injections nmi_injections \
+             request_irq_exits signal_exits io_exits mmio_exits hypercalls; do
+      [[ -r $d/$f ]] && printf '%s=%s ' "$f" "$(cat "$d/$f")"
+    done
+    echo
+  done
+  if command -v gdb >/dev/null; then
+    echo "--- gdb: thread apply all bt"
+    timeout 60 gdb -q -batch -p "$pid" -ex 'set pagination off' -ex 'thread apply all bt' 2>&1 |
+      grep -v '^\[New LWP\|^warning: ' | head -n 400
+  fi
+  if [[ -w /proc/sysrq-trigger ]]; then
+    echo "--- host blocked tasks (sysrq w)"
+    dmesg -c >/dev/null 2>&1; echo w >/proc/sysrq-trigger; dmesg | head -n 200
+  fi
+  echo "=== end of evidence"
 }

@@ -25,6 +25,9 @@ class ApiTarget {
   virtual Result<nlohmann::json> set_net_backend(const std::string& id, const std::string& backend) = 0;
   // Every device's counters, or only device `id`'s.
   virtual Result<nlohmann::json> counters(const std::optional<std::string>& id) = 0;
+  // Every vCPU's thread id and architectural state (briefly paused to read it),
+  // or why it could not be read: for diagnosing a guest that stopped.
+  virtual Result<nlohmann::json> vcpus() = 0;
 };
 
 }  // namespace franca::api

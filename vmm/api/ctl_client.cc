@@ -30,6 +30,8 @@ COMMANDS
   pause | resume                  park / release every vCPU (devices keep running)
   shutdown                        stop the VM; franca exits 0
   counters [ID]                   device counters (all devices, or device ID)
+  vcpus                           each vCPU's thread id, registers, pending events
+                                  and local APIC (a stopped guest: where is it?)
   net-link ID up|down             set a net device's link state
   net-backend ID inprocess|vhost  move a net device's data path
   '{"cmd": ...}'                  send a raw JSON request
@@ -68,7 +70,7 @@ Result<json> build_request(const std::vector<std::string>& words) {
     if (raw.is_discarded()) return usage_error("raw request: not valid JSON");
     return raw;
   }
-  if (cmd == "status" || cmd == "pause" || cmd == "resume" || cmd == "shutdown") {
+  if (cmd == "status" || cmd == "pause" || cmd == "resume" || cmd == "shutdown" || cmd == "vcpus") {
     if (auto r = arity(0, 0, cmd.c_str()); !r) return std::unexpected(r.error());
     return json{{"cmd", cmd}};
   }

@@ -74,8 +74,8 @@ struct Command {
   std::function<Result<json>(ApiTarget&, const json&)> run;
 };
 
-const std::array<Command, 7>& commands() {
-  static const std::array<Command, 7> table{{
+const std::array<Command, 8>& commands() {
+  static const std::array<Command, 8> table{{
       {"status", {}, [](ApiTarget& t, const json&) { return t.status(); }},
       {"pause", {}, [](ApiTarget& t, const json&) { return t.pause(); }},
       {"resume", {}, [](ApiTarget& t, const json&) { return t.resume(); }},
@@ -83,6 +83,7 @@ const std::array<Command, 7>& commands() {
       {"net-link", {"id", "state"}, net_link},
       {"net-backend", {"id", "backend"}, net_backend},
       {"counters", {"id"}, counters},
+      {"vcpus", {}, [](ApiTarget& t, const json&) { return t.vcpus(); }},
   }};
   return table;
 }
@@ -109,7 +110,7 @@ Result<json> dispatch(ApiTarget& target, std::string_view line) {
     return c.run(target, *request);
   }
   return usage_error(fmt::format(
-      "unknown cmd \"{}\" (expected status, pause, resume, shutdown, net-link, net-backend or counters)", *cmd));
+      "unknown cmd \"{}\" (expected status, pause, resume, shutdown, net-link, net-backend, counters or vcpus)", *cmd));
 }
 
 }  // namespace

@@ -27,6 +27,7 @@ static_assert(sizeof(FlexHeader) == 8);
 constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, FlexHeader);
 constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, FlexHeader);
 constexpr unsigned long kSetMsrs = _IOW(KVMIO, 0x89, FlexHeader);
+constexpr unsigned long kGetMsrs = _IOWR(KVMIO, 0x88, FlexHeader);
 
 template <class Entry>
 std::vector<uint8_t> flex_buffer(uint32_t count, std::span<const Entry> entries = {}) {
@@ -250,6 +251,12 @@ Result<void> KvmVcpu::get_sregs(kvm_sregs& sregs) const {
 Result<void> KvmVcpu::set_sregs(const kvm_sregs& sregs) const {
   return check(ioctl(fd_.get(), KVM_SET_SREGS, &sregs), "KVM_SET_SREGS");
 }
+Result<void> KvmVcpu::get_mp_state(kvm_mp_state& state) const {
+  return check(ioctl(fd_.get(), KVM_GET_MP_STATE, &state), "KVM_GET_MP_STATE");
+}
+Result<void> KvmVcpu::get_vcpu_events(kvm_vcpu_events& events) const {
+  return check(ioctl(fd_.get(), KVM_GET_VCPU_EVENTS, &events), "KVM_GET_VCPU_EVENTS");
+}
 Result<void> KvmVcpu::set_fpu(const kvm_fpu& fpu) const {
   return check(ioctl(fd_.get(), KVM_SET_FPU, &fpu), "KVM_SET_FPU");
 }
@@ -273,6 +280,16 @@ Result<void> KvmVcpu::set_msrs(std::span<const kvm_msr_entry> entries) const {
     return host_error(fmt::format("KVM_SET_MSRS: only {} of {} MSRs set (first rejected: {:#x})", n, entries.size(),
                                   entries[n].index));
   }
+  return {};
+}
+
+Result<void> KvmVcpu::get_msrs(std::span<kvm_msr_entry> entries) const {
+  auto buf = flex_buffer(static_cast<uint32_t>(entries.size()), std::span<const kvm_msr_entry>(entries));
+  const int n = ioctl(fd_.get(), kGetMsrs, buf.data());
+  if (n < 0) return errno_error("KVM_GET_MSRS");
+  std::memcpy(entries.data(), buf.data() + sizeof(FlexHeader), entries.size_bytes());
+  if (static_cast<size_t>(n) != entries.size())
+    return host_error(fmt::format("KVM_GET_MSRS: only {} of {} MSRs read", n, entries.size()));
   return {};
 }
 

@@ -110,7 +110,11 @@ class KvmVcpu {
   Result<void> set_fpu(const kvm_fpu& fpu) const;
   Result<void> set_cpuid(std::span<const kvm_cpuid_entry2> entries) const;
   Result<void> set_msrs(std::span<const kvm_msr_entry> entries) const;
+  // Reads entries[i].data for each entries[i].index.
+  Result<void> get_msrs(std::span<kvm_msr_entry> entries) const;
   Result<void> get_lapic(kvm_lapic_state& lapic) const;
+  Result<void> get_mp_state(kvm_mp_state& state) const;
+  Result<void> get_vcpu_events(kvm_vcpu_events& events) const;
   Result<void> set_lapic(const kvm_lapic_state& lapic) const;
 
  private:

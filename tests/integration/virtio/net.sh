@@ -71,8 +71,10 @@ net_setup_tap() {
 }
 
 # net_make_initrd BODY: initrd.gz = the cached base image + BODY as /net-body.sh.
+# NET_EXTRA_MODULES and NET_EXTRA_FILES (SRC:DEST ...) add to the base image.
 net_make_initrd() {
-  local init=$FRANCA_WORK/net-init.sh dir=$FRANCA_CACHE/net key base
+  local init=$FRANCA_WORK/net-init.sh dir=$FRANCA_CACHE/net key base f extra=()
+  for f in ${NET_EXTRA_FILES:-}; do extra+=(-f "$f"); done
   {
     echo '#!/bin/sh'
     echo 'mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs dev /dev 2>/dev/null'
@@ -91,14 +93,15 @@ net_make_initrd() {
     echo "nettool connect -t 900 -r 900 -l RELEASE $NET_HOST_IP 5999 >/dev/null 2>&1"
     echo 'poweroff -f'
   } >"$init"
-  key=$(cat "$init" "$FRANCA_NETTOOL" "$FRANCA_REPO/tests/guest/mkinitramfs.sh" "$FRANCA_CACHE/kernel/version" | cksum)
+  key=$({ cat "$init" "$FRANCA_NETTOOL" "$FRANCA_REPO/tests/guest/mkinitramfs.sh" "$FRANCA_CACHE/kernel/version"
+          echo "${NET_EXTRA_MODULES:-} ${NET_EXTRA_FILES:-}"
+          for f in ${NET_EXTRA_FILES:-}; do cat "${f%%:*}"; done; } | cksum)
   mkdir -p "$dir" 2>/dev/null && [[ -w $dir ]] || dir=$FRANCA_WORK
   base=$dir/initrd-${key%% *}.gz
   if [[ ! -f $base ]]; then
     log "building the net guest image $base"
-    rm -f "$dir"/initrd-*.gz
     "$FRANCA_REPO/tests/guest/mkinitramfs.sh" -o "$base" -i "$init" -f "$FRANCA_NETTOOL:/bin/nettool" \
-      -m "virtio_pci virtio_mmio failover net_failover virtio_net"
+      "${extra[@]}" -m "virtio_pci virtio_mmio failover net_failover virtio_net ${NET_EXTRA_MODULES:-}"
   fi
   mkdir -p body
   printf '%s\n' "$1" >body/net-body.sh

@@ -27,11 +27,12 @@ TEST(Dispatch, EachCommandReachesTheTargetWithItsArguments) {
   for (const char* line :
        {R"({"cmd":"pause"})", R"({"cmd":"resume"})", R"({"cmd":"shutdown"})",
         R"({"cmd":"net-link","id":"net0","state":"down"})", R"({"cmd":"net-backend","id":"net0","backend":"vhost"})",
-        R"({"cmd":"counters"})", R"({"cmd":"counters","id":"blk0"})"}) {
+        R"({"cmd":"counters"})", R"({"cmd":"counters","id":"blk0"})", R"({"cmd":"vcpus"})"}) {
     EXPECT_EQ(handle_request(target, line).value("ok", false), true) << line;
   }
-  EXPECT_EQ(target.calls(), (std::vector<std::string>{"pause", "resume", "shutdown", "net-link net0 down",
-                                                      "net-backend net0 vhost", "counters *", "counters blk0"}));
+  EXPECT_EQ(target.calls(),
+            (std::vector<std::string>{"pause", "resume", "shutdown", "net-link net0 down", "net-backend net0 vhost",
+                                      "counters *", "counters blk0", "vcpus"}));
 }
 
 TEST(Dispatch, MalformedJsonIsAnErrorNamingTheProblem) {

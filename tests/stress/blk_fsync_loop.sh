@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The concurrent-flush loop of issue 16: a 2-vCPU guest with a `queues=2` disk,
+# two writers each doing 4 KiB O_DIRECT writes with an fsync after every one
+# (franca-blktool), ITERATIONS boots in a row. A boot where neither writer
+# acknowledges a write for STALL_SECS is a stall: the evidence (thread stacks,
+# counters, vCPU registers and APIC state, KVM exit counters) is printed, then
+# franca is killed. A guest reset (franca exit 125) is reported with franca's log.
+# After each boot the host image must hold every acknowledged write.
+#
+# usage (inside the harness, from a checkout with a build):
+#   tests/harness/run-on-kvm.sh --scratch 2G -- tests/stress/blk_fsync_loop.sh [ITERATIONS] [WRITES]
+# Env: STALL_SECS (60), CPUS (2), QUEUES (2), TRANSPORT (pci), FRANCA_EXTRA (more franca args),
+#      GUEST_CMDLINE_EXTRA (appended to the guest command line).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+build=${FRANCA_BUILD:-$repo/build}
+export FRANCA_REPO=$repo FRANCA_BIN=${FRANCA_BIN:-$build/vmm/franca} FRANCA_CACHE=${FRANCA_CACHE:-$build/cache}
+blktool=${FRANCA_BLKTOOL:-$build/tests/support/franca-blktool}
+iterations=${1:-8} writes=${2:-3000}
+stall=${STALL_SECS:-60} cpus=${CPUS:-2} queues=${QUEUES:-2} transport=${TRANSPORT:-pci}
+work=$(mktemp -d "${FRANCA_SCRATCH:-${TMPDIR:-/tmp}}/fsync-loop.XXXXXX")
+export FRANCA_WORK=$work
+source "$repo/tests/integration/lib.sh"
+set +e
+cd "$work" || exit 1
+[[ -x $blktool ]] || fail "no franca-blktool at $blktool (scripts/build.sh builds it)"
+
+ring=256  # blocks per writer
+make_initramfs initrd.gz "
+blktool write -w 0 -b 0 -r $ring -n $writes -e 10 -l W0 /dev/vda &
+blktool write -w 1 -b $ring -r $ring -n $writes -e 10 -l W1 /dev/vda &
+wait
+echo WRITERS-DONE
+poweroff -f" "virtio_pci virtio_mmio virtio_blk" "$blktool:/bin/blktool" >/dev/null || fail "initramfs"
+
+acked() { guest_value serial.log "$1_ACKED"; }
+pass=0 stalls=0 resets=0 other=0
+for ((i = 1; i <= iterations; i++)); do
+  rm -f serial.log franca.err api.sock
+  truncate -s 0 disk.img && truncate -s 16M disk.img
+  "$FRANCA_BIN" --kernel "$KERNEL" --initrd initrd.gz --cpus "$cpus" --memory 256M --serial file:serial.log \
+    --cmdline "console=ttyS0 panic=-1 loglevel=4 ${GUEST_CMDLINE_EXTRA:-}" --api-socket api.sock \
+    --disk "path=disk.img,queues=$queues,transport=$transport" ${FRANCA_EXTRA:-} --log-level info 2>franca.err &
+  pid=$!
+  last="" since=$(date +%s) verdict=""
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 2
+    now_acked="$(acked W0)/$(acked W1)"
+    if [[ $now_acked != "$last" ]]; then last=$now_acked since=$(date +%s); continue; fi
+    grep -aq FRANCA_GUEST_UP serial.log 2>/dev/null || since=$(date +%s)  # still booting
+    if (( $(date +%s) - since > stall )); then
+      verdict=stall
+      echo "[fsync-loop] iteration $i: no write acknowledged for ${stall}s (W0/W1 acked $last)"
+      franca_evidence "$pid" api.sock
+      tail -n 30 serial.log | sed 's/^/  [guest] /'
+      kill -KILL "$pid"
+      break
+    fi
+  done
+  wait "$pid"
+  rc=$?
+  w0=$(acked W0) w1=$(acked W1)
+  if [[ -z $verdict ]]; then
+    if [[ $rc == 0 ]] && grep -aq WRITERS-DONE serial.log; then verdict=pass
+    elif [[ $rc == 125 ]]; then verdict=reset
+    else verdict="exit-$rc"; fi
+  fi
+  # Every acknowledged write must be on the image, whatever the ending.
+  durable=ok
+  "$blktool" verify -w 0 -b 0 -r $ring -n "${w0:-0}" disk.img >verify.out || durable="$(cat verify.out)"
+  "$blktool" verify -w 1 -b $ring -r $ring -n "${w1:-0}" disk.img >verify.out || durable="$(cat verify.out)"
+  echo "[fsync-loop] iteration $i: $verdict (rc $rc, acked W0=${w0:-0} W1=${w1:-0}, durable: $durable)"
+  case $verdict in
+    pass) pass=$((pass + 1)) ;;
+    stall) stalls=$((stalls + 1)) ;;
+    reset) resets=$((resets + 1)); cat franca.err; tail -n 40 serial.log | sed 's/^/  [guest] /' ;;
+    *) other=$((other + 1)); cat franca.err; tail -n 40 serial.log | sed 's/^/  [guest] /' ;;
+  esac
+  [[ $durable == ok ]] || other=$((other + 1))
+done
+echo "[fsync-loop] $iterations iterations: $pass passed, $stalls stalls, $resets guest resets, $other other failures"
+rm -rf "$work"
+[[ $pass == "$iterations" ]]
