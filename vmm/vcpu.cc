@@ -6,7 +6,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <string>
 #include <variant>
+
+#include "vmm/core/kvm_dump.h"
 
 namespace franca {
 namespace {
@@ -84,11 +87,7 @@ void Vcpu::run_loop() {
                      else
                        mmio_.read(mmio.addr, mmio.data);
                    },
-                   [&](const vcpu_exit::Shutdown&) {
-                     spdlog::info("vcpu{}: triple fault, treating as a guest reset", id_);
-                     stop_(StopReason::kReset, kExitGuestReset);
-                     gate_.stop();  // KVM has re-INITed the vCPU: never run it again
-                   },
+                   [&](const vcpu_exit::Shutdown&) { report_triple_fault(); },
                    [&](const vcpu_exit::SystemEvent& e) {
                      if (e.power_off)
                        stop_(StopReason::kPowerOff, 0);
@@ -112,12 +111,36 @@ void Vcpu::handle_io(const vcpu_exit::Io& io) {
 }
 
 void Vcpu::report_failure(const vcpu_exit::Failed& failed) {
-  kvm_regs regs{};
-  (void)kvm_.get_regs(regs);
-  spdlog::error("vcpu{}: unhandled KVM exit {} (detail {:#x}) at rip {:#x}", id_, failed.reason, failed.detail,
-                regs.rip);
+  spdlog::error("vcpu{}: unhandled KVM exit {} (detail {:#x})", id_, failed.reason, failed.detail);
+  log_state();
   stop_(StopReason::kError, kExitHostError);
   gate_.stop();
+}
+
+void Vcpu::report_triple_fault() {
+  spdlog::error("vcpu{}: triple fault (KVM_EXIT_SHUTDOWN), treating as a guest reset; its state:", id_);
+  log_state();
+  stop_(StopReason::kReset, kExitGuestReset);
+  gate_.stop();  // the vCPU is in shutdown (or re-INITed by KVM on AMD): never run it again
+}
+
+void Vcpu::log_state() {
+  kvm_regs regs{};
+  kvm_sregs sregs{};
+  kvm_vcpu_events events{};
+  auto got = kvm_.get_regs(regs);
+  if (got) got = kvm_.get_sregs(sregs);
+  if (!got) {
+    spdlog::error("vcpu{}: no register dump: {}", id_, got.error().message);
+    return;
+  }
+  auto got_events = kvm_.get_vcpu_events(events);
+  if (!got_events) spdlog::error("vcpu{}: {}", id_, got_events.error().message);
+  for (const std::string& line : format_vcpu_state(regs, sregs, got_events ? &events : nullptr))
+    spdlog::error("vcpu{}:   {}", id_, line);
+  if (is_init_state(regs, sregs))
+    spdlog::error("vcpu{}:   (the INIT state: KVM on AMD resets the vCPU at a shutdown; the faulting state is lost)",
+                  id_);
 }
 
 }  // namespace franca

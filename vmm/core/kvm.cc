@@ -250,6 +250,9 @@ Result<void> KvmVcpu::get_sregs(kvm_sregs& sregs) const {
 Result<void> KvmVcpu::set_sregs(const kvm_sregs& sregs) const {
   return check(ioctl(fd_.get(), KVM_SET_SREGS, &sregs), "KVM_SET_SREGS");
 }
+Result<void> KvmVcpu::get_vcpu_events(kvm_vcpu_events& events) const {
+  return check(ioctl(fd_.get(), KVM_GET_VCPU_EVENTS, &events), "KVM_GET_VCPU_EVENTS");
+}
 Result<void> KvmVcpu::set_fpu(const kvm_fpu& fpu) const {
   return check(ioctl(fd_.get(), KVM_SET_FPU, &fpu), "KVM_SET_FPU");
 }
