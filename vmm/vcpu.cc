@@ -6,6 +6,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <string>
+#include <string_view>
 #include <variant>
 
 namespace franca {
@@ -67,6 +70,12 @@ std::optional<x86::VcpuState> Vcpu::inspect(std::chrono::milliseconds timeout) {
       return std::nullopt;
     }
   }
+  x86::VcpuState s = read_state();
+  if (!was_paused) gate_.resume();
+  return s;
+}
+
+x86::VcpuState Vcpu::read_state() const {
   x86::VcpuState s;
   s.have_regs = kvm_.get_regs(s.regs).has_value();
   s.have_sregs = kvm_.get_sregs(s.sregs).has_value();
@@ -79,7 +88,6 @@ std::optional<x86::VcpuState> Vcpu::inspect(std::chrono::milliseconds timeout) {
     s.tsc = msrs[0].data;
     s.tsc_deadline = msrs[1].data;
   }
-  if (!was_paused) gate_.resume();
   return s;
 }
 
@@ -111,11 +119,7 @@ void Vcpu::run_loop() {
                      else
                        mmio_.read(mmio.addr, mmio.data);
                    },
-                   [&](const vcpu_exit::Shutdown&) {
-                     spdlog::info("vcpu{}: triple fault, treating as a guest reset", id_);
-                     stop_(StopReason::kReset, kExitGuestReset);
-                     gate_.stop();  // KVM has re-INITed the vCPU: never run it again
-                   },
+                   [&](const vcpu_exit::Shutdown&) { report_triple_fault(); },
                    [&](const vcpu_exit::SystemEvent& e) {
                      if (e.power_off)
                        stop_(StopReason::kPowerOff, 0);
@@ -139,12 +143,26 @@ void Vcpu::handle_io(const vcpu_exit::Io& io) {
 }
 
 void Vcpu::report_failure(const vcpu_exit::Failed& failed) {
-  kvm_regs regs{};
-  (void)kvm_.get_regs(regs);
-  spdlog::error("vcpu{}: unhandled KVM exit {} (detail {:#x}) at rip {:#x}", id_, failed.reason, failed.detail,
-                regs.rip);
+  spdlog::error("vcpu{}: unhandled KVM exit {} (detail {:#x})", id_, failed.reason, failed.detail);
+  log_state();
   stop_(StopReason::kError, kExitHostError);
   gate_.stop();
+}
+
+void Vcpu::report_triple_fault() {
+  spdlog::error("vcpu{}: triple fault (KVM_EXIT_SHUTDOWN), treating as a guest reset; its state:", id_);
+  log_state();
+  stop_(StopReason::kReset, kExitGuestReset);
+  gate_.stop();  // the vCPU is in shutdown (or re-INITed by KVM on AMD): never run it again
+}
+
+void Vcpu::log_state() {
+  const std::string text = x86::describe(read_state());
+  for (size_t at = 0; at < text.size();) {
+    const size_t end = std::min(text.find('\n', at), text.size());
+    spdlog::error("vcpu{}:   {}", id_, std::string_view(text).substr(at, end - at));
+    at = end + 1;
+  }
 }
 
 }  // namespace franca

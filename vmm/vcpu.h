@@ -51,6 +51,11 @@ class Vcpu {
   void kick();  // SIGRTMIN to the thread: KVM_RUN returns EINTR
   void handle_io(const vcpu_exit::Io& io);
   void report_failure(const vcpu_exit::Failed& failed);
+  void report_triple_fault();
+  // Logs registers, segments, descriptor tables and events at error level.
+  void log_state();
+  // Everything KVM tells of the vCPU; only while it is out of KVM_RUN.
+  x86::VcpuState read_state() const;
 
   unsigned id_;
   KvmVcpu kvm_;

@@ -22,9 +22,9 @@ struct VcpuState {
   bool have_tsc = false;
 };
 
-// Several lines, no trailing newline: where the vCPU is (rip, mode, IF, MP state),
-// control and segment registers, general registers, pending/injected events, and
-// the local APIC's TPR, in-service and requested vectors and timer.
+// Several lines, no trailing newline: MP state and IF, then format_vcpu_state's
+// lines (mode, rip, registers, segments, events), then the local APIC's TPR,
+// in-service and requested vectors and timer (with the TSC deadline).
 std::string describe(const VcpuState& s);
 
 }  // namespace franca::x86

@@ -107,6 +107,7 @@ class KvmVcpu {
   Result<void> set_regs(const kvm_regs& regs) const;
   Result<void> get_sregs(kvm_sregs& sregs) const;
   Result<void> set_sregs(const kvm_sregs& sregs) const;
+  Result<void> get_vcpu_events(kvm_vcpu_events& events) const;
   Result<void> set_fpu(const kvm_fpu& fpu) const;
   Result<void> set_cpuid(std::span<const kvm_cpuid_entry2> entries) const;
   Result<void> set_msrs(std::span<const kvm_msr_entry> entries) const;
@@ -114,7 +115,6 @@ class KvmVcpu {
   Result<void> get_msrs(std::span<kvm_msr_entry> entries) const;
   Result<void> get_lapic(kvm_lapic_state& lapic) const;
   Result<void> get_mp_state(kvm_mp_state& state) const;
-  Result<void> get_vcpu_events(kvm_vcpu_events& events) const;
   Result<void> set_lapic(const kvm_lapic_state& lapic) const;
 
  private:

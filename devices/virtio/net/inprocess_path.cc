@@ -47,10 +47,12 @@ Result<void> InProcessPath::start() {
 
 void InProcessPath::stop() {
   if (!running_) return;
+  running_ = false;  // first: a failure below re-enters stop() through ctx_.fail
   watch_tap(false);
   ctx_.loop->remove(ctx_.tx->kick_fd);
   ctx_.loop->remove(ctx_.rx->kick_fd);
-  if (packet_len_ && !failed_ && !deliver()) {
+  if (packet_len_ && !failed_) deliver();  // one bounded attempt
+  if (packet_len_) {
     ctx_.counters->rx_dropped++;  // no buffer for the frame in hand: the one loss a switch may cost
     packet_len_ = 0;
   }
@@ -59,7 +61,6 @@ void InProcessPath::stop() {
     signal_rx();
     if (ctx_.tx->queue.should_signal()) ctx_.interrupt->signal_used(ctx_.tx->index);
   }
-  running_ = false;
 }
 
 void InProcessPath::link_changed() {
@@ -185,15 +186,19 @@ bool InProcessPath::read_frame() {
 }
 
 // Pops receive chains until they can hold `need` bytes (one chain without
-// MRG_RXBUF). On too few buffers the pops are undone and kicks enabled.
+// MRG_RXBUF), taking at most the whole ring (size() slots; a size is at most
+// 32768, so num_buffers fits). On too few buffers the pops are undone and
+// kicks enabled. Bounded for a hostile driver that tops the ring up while we
+// pop: every chain adds capacity (one without writable bytes is a ring
+// error), the slots taken are capped, and a recheck that promised buffers
+// must yield one.
 bool InProcessPath::take_rx_chains(size_t need) {
   Queue& q = ctx_.rx->queue;
   const uint16_t start = q.next_avail();
   chains_.clear();
-  size_t capacity = 0;
-  bool kicks_on = false;
-  // Bounded: each recheck that finds buffers consumes at least one chain.
-  while (capacity < need && (mrg_rxbuf_ || chains_.empty())) {
+  size_t capacity = 0, slots = 0;
+  bool kicks_on = false, rechecked = false;
+  while (capacity < need && slots < q.size() && (mrg_rxbuf_ || chains_.empty())) {
     chains_.emplace_back();
     auto got = q.pop(chains_.back());
     if (!got) {
@@ -204,13 +209,20 @@ bool InProcessPath::take_rx_chains(size_t need) {
       chains_.pop_back();
       kicks_on = true;
       // Out of buffers: ask for a kick, then look once more for buffers that raced it.
-      if (!q.enable_notifications()) {
+      if (rechecked || !q.enable_notifications()) {
         q.set_next_avail(start);  // nothing taken: the chains stay the driver's; kicks stay on
         return false;
       }
+      rechecked = true;
       continue;
     }
+    rechecked = false;
+    if (chains_.back().writable_bytes() == 0) {  // ring_errors and a rate-limited log, through Net::fail
+      fail("receive chain without a device-writable buffer");
+      return false;
+    }
     capacity += chains_.back().writable_bytes();
+    slots += chains_.back().ring_slots();
   }
   if (kicks_on) q.disable_notifications();  // not waiting any more
   return true;
@@ -222,23 +234,27 @@ bool InProcessPath::deliver() {
   if (!take_rx_chains(packet_len_)) return false;
   size_t capacity = 0;
   for (const DescriptorChain& c : chains_) capacity += c.writable_bytes();
-  if (capacity < packet_len_) {  // one chain too small (no MRG_RXBUF): drop the frame, keep the chain
+  if (capacity < packet_len_) {  // too small (one chain without MRG_RXBUF, or the whole ring): drop, keep the chains
     ctx_.rx->queue.set_next_avail(start);
     ctx_.counters->rx_dropped++;
-    FRANCA_WARN_RATELIMITED("{}: dropped a {}-byte frame: receive buffer holds {}", ctx_.id, packet_len_, capacity);
+    FRANCA_WARN_RATELIMITED("{}: dropped a {}-byte frame: receive buffers hold {}", ctx_.id, packet_len_, capacity);
     packet_len_ = 0;
     return true;
   }
   auto* header = reinterpret_cast<virtio_net_hdr_v1*>(packet_.data());
   header->num_buffers = static_cast<uint16_t>(chains_.size());  // 1 without MRG_RXBUF (§5.1.6.4)
   if (!guest_csum_) header->flags = 0;
+  used_.clear();
   size_t offset = 0;
   for (const DescriptorChain& c : chains_) {
     ChainWriter writer(c);
     offset += writer.write({packet_.data() + offset, packet_len_ - offset});
-    ctx_.rx->queue.push(c, writer.written());
-    ++rx_unsignalled_;
+    used_.push_back(UsedChain::of(c, writer.written()));
   }
+  // Published together: the driver must never see the head (num_buffers = N)
+  // before the other N-1 buffers (Linux receive_mergeable: "buffers missing").
+  ctx_.rx->queue.push_batch(used_);
+  rx_unsignalled_ += used_.size();
   ctx_.counters->rx_packets++;
   ctx_.counters->rx_bytes += packet_len_ - kNetHdrSize;
   packet_len_ = 0;

@@ -5,7 +5,9 @@
 // received frames are read from the TAP into one local buffer and copied into
 // as many receive chains as they need. Backpressure: when the receive ring has
 // no buffers the TAP fd is left unread (the kernel queues for us) until the
-// driver kicks the receive queue; a read frame is held, never dropped.
+// driver kicks the receive queue; a read frame is held (dropped only when the
+// whole ring cannot hold it, or when the path stops). A frame's chains are
+// published to the driver together.
 #pragma once
 
 #include <sys/uio.h>
@@ -50,6 +52,7 @@ class InProcessPath final : public PairPath {
   std::vector<uint8_t> packet_;  // header + frame read from the TAP
   size_t packet_len_ = 0;        // 0: no frame held
   std::vector<DescriptorChain> chains_;
+  std::vector<UsedChain> used_;
   std::vector<iovec> iov_;
   uint64_t rx_unsignalled_ = 0;
 };

@@ -102,18 +102,35 @@ std::expected<void, QueueError> PackedRing::walk_indirect(const vring_packed_des
   return {};
 }
 
-void PackedRing::push(uint16_t id, uint16_t ring_slots, uint32_t written) {
+// Writes id and len of the next used descriptor and advances past the chain;
+// returns the flags to store, which make it used.
+uint16_t PackedRing::write_used(const UsedChain& chain) {
   uint8_t* desc = desc_at(next_used_);
-  std::memcpy(desc + offsetof(vring_packed_desc, id), &id, sizeof(id));
-  std::memcpy(desc + offsetof(vring_packed_desc, len), &written, sizeof(written));
-  const auto flags = static_cast<uint16_t>((used_wrap_ ? kAvail | kUsed : 0) | (written > 0 ? VRING_DESC_F_WRITE : 0));
-  // Release pairs with the driver's read barrier after it sees the used flags
-  // (Linux virtqueue_get_buf_ctx_packed: virtio_rmb): id, len and the data
-  // written into the buffers are visible first.
-  shared_u16(desc + offsetof(vring_packed_desc, flags)).store(flags, std::memory_order_release);
-  const uint16_t slots = ring_slots == 0 ? 1 : ring_slots;
+  std::memcpy(desc + offsetof(vring_packed_desc, id), &chain.id, sizeof(chain.id));
+  std::memcpy(desc + offsetof(vring_packed_desc, len), &chain.written, sizeof(chain.written));
+  const auto flags =
+      static_cast<uint16_t>((used_wrap_ ? kAvail | kUsed : 0) | (chain.written > 0 ? VRING_DESC_F_WRITE : 0));
+  const uint16_t slots = chain.ring_slots == 0 ? 1 : chain.ring_slots;
   advance(next_used_, used_wrap_, slots, size_);
   unsignalled_ += slots;
+  return flags;
+}
+
+void PackedRing::push_batch(std::span<const UsedChain> chains) {
+  uint8_t* first = desc_at(next_used_);
+  const uint16_t first_flags = write_used(chains.front());
+  for (const UsedChain& c : chains.subspan(1)) {
+    uint8_t* desc = desc_at(next_used_);
+    const uint16_t flags = write_used(c);
+    // Relaxed: ordered before the driver's reads by the release store below.
+    shared_u16(desc + offsetof(vring_packed_desc, flags)).store(flags, std::memory_order_relaxed);
+  }
+  // The first descriptor's flags last. Release pairs with the driver's read
+  // barrier after it sees the used flags (Linux virtqueue_get_buf_ctx_packed:
+  // virtio_rmb): ids, lens, the later descriptors' flags and the data written
+  // into the buffers are visible first. The driver reads used descriptors in
+  // ring order, so it sees the whole batch or none of it.
+  shared_u16(first + offsetof(vring_packed_desc, flags)).store(first_flags, std::memory_order_release);
 }
 
 bool PackedRing::should_signal() {

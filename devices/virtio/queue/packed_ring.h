@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <span>
 
 #include "devices/virtio/queue/queue.h"
 #include "devices/virtio/queue/ring.h"
@@ -17,7 +18,8 @@ class PackedRing {
                                                       const GuestMemory& memory);
 
   std::expected<bool, QueueError> pop(DescriptorChain& out);
-  void push(uint16_t id, uint16_t ring_slots, uint32_t written);
+  // Non-empty; the used descriptors go where the chains were, in batch order.
+  void push_batch(std::span<const UsedChain> chains);
   bool should_signal();
   void disable_notifications();
   bool enable_notifications();
@@ -37,6 +39,7 @@ class PackedRing {
   std::expected<uint16_t, QueueError> walk(uint16_t first_flags, uint16_t& slots, DescriptorChain& out) const;
   std::expected<void, QueueError> walk_indirect(const vring_packed_desc& desc, DescriptorChain& out) const;
   uint16_t head_flags() const;
+  uint16_t write_used(const UsedChain& chain);
   uint8_t* desc_at(uint16_t offset) const { return desc_ + sizeof(vring_packed_desc) * offset; }
   static uint16_t encode(uint16_t offset, bool wrap) {
     return static_cast<uint16_t>(offset | (wrap << VRING_PACKED_EVENT_F_WRAP_CTR));

@@ -2,7 +2,6 @@
 // activation and dispatch to the ring format the driver negotiated (§6).
 #include "devices/virtio/queue/queue.h"
 
-#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -88,13 +87,13 @@ std::expected<bool, QueueError> Queue::pop(DescriptorChain& out) {
 }
 
 void Queue::push(uint16_t id, uint16_t ring_slots, uint32_t written) {
-  impl_->visit([&](auto& r) {
-    if constexpr (std::is_same_v<std::decay_t<decltype(r)>, PackedRing>) {
-      r.push(id, ring_slots, written);
-    } else {
-      r.push(id, written);  // split: one used element per chain, whatever its length
-    }
-  });
+  const UsedChain one{id, ring_slots, written};
+  push_batch({&one, 1});
+}
+
+void Queue::push_batch(std::span<const UsedChain> chains) {
+  if (chains.empty()) return;
+  impl_->visit([chains](auto& r) { r.push_batch(chains); });
 }
 
 bool Queue::should_signal() {

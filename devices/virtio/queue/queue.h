@@ -15,6 +15,7 @@
 #include <expected>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "devices/virtio/queue/chain.h"
@@ -49,6 +50,16 @@ struct RingFeatures {
   static RingFeatures from(uint64_t negotiated);
 };
 
+// One chain returned to the driver by Queue::push_batch().
+struct UsedChain {
+  uint16_t id = 0;
+  uint16_t ring_slots = 1;  // DescriptorChain::ring_slots()
+  uint32_t written = 0;     // bytes written into its writable part
+  static UsedChain of(const DescriptorChain& chain, uint32_t written) {
+    return {chain.id(), chain.ring_slots(), written};
+  }
+};
+
 class Queue {
  public:
   // Validates the configuration against `memory` (size rules, alignment
@@ -67,6 +78,12 @@ class Queue {
   // writable part. Chains may be returned in any order (out-of-order use).
   void push(uint16_t id, uint16_t ring_slots, uint32_t written);
   void push(const DescriptorChain& chain, uint32_t written) { push(chain.id(), chain.ring_slots(), written); }
+  // Returns `chains` in this order and makes them visible to the driver all
+  // at once: split stores used.idx once for the batch; packed writes every
+  // used descriptor and stores the first one's flags last. For a message the
+  // driver must see whole, e.g. a virtio-net frame spread over several
+  // receive buffers (§5.1.6.4). At most size() ring slots per batch.
+  void push_batch(std::span<const UsedChain> chains);
   // After a batch of push(): whether the driver wants a used-buffer
   // notification (flags, or EVENT_IDX used_event / packed DESC mode). Starts a
   // new batch.

@@ -86,14 +86,17 @@ std::expected<void, QueueError> SplitRing::walk_indirect(const vring_desc& desc,
   return walk(table->data(), static_cast<uint32_t>(table->size() / sizeof(vring_desc)), 0, true, out);
 }
 
-void SplitRing::push(uint16_t id, uint32_t written) {
-  const vring_used_elem elem{.id = id, .len = written};
-  std::memcpy(used_ + kUsedRing + sizeof(vring_used_elem) * (next_used_ % size_), &elem, sizeof(elem));
-  ++next_used_;
-  ++unsignalled_;
-  // Release pairs with the driver's read barrier after it loads used.idx
-  // (Linux virtqueue_get_buf_ctx_split: virtio_rmb): the element (and the data
-  // written into the buffers) is visible before the new index.
+void SplitRing::push_batch(std::span<const UsedChain> chains) {
+  for (const UsedChain& c : chains) {
+    const vring_used_elem elem{.id = c.id, .len = c.written};
+    std::memcpy(used_ + kUsedRing + sizeof(vring_used_elem) * (next_used_ % size_), &elem, sizeof(elem));
+    ++next_used_;
+  }
+  unsignalled_ += chains.size();
+  // One store for the whole batch. Release pairs with the driver's read
+  // barrier after it loads used.idx (Linux virtqueue_get_buf_ctx_split:
+  // virtio_rmb): every element (and the data written into the buffers) is
+  // visible before the new index, and no index shows part of the batch.
   shared_u16(used_ + offsetof(vring_used, idx)).store(next_used_, std::memory_order_release);
 }
 

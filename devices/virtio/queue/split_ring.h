@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <span>
 
 #include "devices/virtio/queue/queue.h"
 #include "devices/virtio/queue/ring.h"
@@ -17,7 +18,8 @@ class SplitRing {
                                                      const GuestMemory& memory);
 
   std::expected<bool, QueueError> pop(DescriptorChain& out);
-  void push(uint16_t id, uint32_t written);
+  // Non-empty; split ignores ring_slots (one used element per chain).
+  void push_batch(std::span<const UsedChain> chains);
   bool should_signal();
   void disable_notifications();
   bool enable_notifications();

@@ -7,6 +7,8 @@
 #  - net_make_initrd BODY: the guest's /init loads virtio_pci, virtio_mmio and
 #    virtio_net, brings eth0 up as 10.0.2.15/24, reports MAC, queues and
 #    transport, pings 10.0.2.1 (PING=ok), prints NET_UP, runs BODY, prints
+#    eth0's rx_length_errors (NET_RX_LENGTH_ERRORS: a receive buffer the
+#    driver found short or a merged frame with buffers missing), prints
 #    NET_DONE and powers off once the host releases it (net_finish connects to
 #    10.0.2.1:5999), so the host can query the running VMM (franca ctl) after
 #    the guest's work. The image without BODY is built once and cached in
@@ -89,6 +91,7 @@ net_make_initrd() {
     echo "if ping -c 2 -w 60 $NET_HOST_IP >/tmp/ping 2>&1; then echo PING=ok; else echo PING=failed; cat /tmp/ping; fi"
     echo 'echo NET_UP'
     echo '. /net-body.sh'
+    echo 'echo NET_RX_LENGTH_ERRORS=$(cat /sys/class/net/eth0/statistics/rx_length_errors)'
     echo 'echo NET_DONE'
     echo "nettool connect -t 900 -r 900 -l RELEASE $NET_HOST_IP 5999 >/dev/null 2>&1"
     echo 'poweroff -f'
@@ -239,11 +242,13 @@ net_check_transfer() {
   log "transfer $g: ${NV[${g}_SECONDS]} s, ${NV[${g}_MBITS]} Mbit/s both ways together (guest clock)"
 }
 
-# net_check_guest: the guest brought eth0 up with our MAC and pinged the host.
+# net_check_guest: the guest brought eth0 up with our MAC, pinged the host, and
+# after BODY (the transfers) its driver had counted no receive length errors.
 net_check_guest() {
   net_values serial.log
   net_expect NET_MAC "$NET_MAC" "guest eth0 MAC"
   net_expect PING ok "guest pings $NET_HOST_IP"
+  net_expect NET_RX_LENGTH_ERRORS 0 "guest eth0 rx_length_errors after the transfers"
 }
 
 # net_finish: releases the guest, waits (60 s at most) for the VMM; asserts exit 0.

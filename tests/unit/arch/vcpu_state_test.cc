@@ -23,10 +23,13 @@ VcpuState halted_long_mode() {
   return s;
 }
 
-TEST(VcpuState, FirstLineSaysWhereTheVcpuIsAndWhetherItTakesInterrupts) {
+TEST(VcpuState, FirstLineSaysWhetherTheVcpuIsHaltedAndTakesInterrupts) {
   const std::string text = describe(halted_long_mode());
-  EXPECT_EQ(text.substr(0, text.find('\n')),
-            "rip=0xffffffff81c0e2a1 rsp=0x0 rflags=0x246 (IF=1) mode=long mp_state=HALTED");
+  EXPECT_EQ(text.substr(0, text.find('\n')), "mp_state HALTED, interrupts enabled (rflags.IF=1)");
+}
+
+TEST(VcpuState, RegistersFollowInTheFatalExitFormat) {
+  EXPECT_NE(describe(halted_long_mode()).find("\n64-bit: rip 0xffffffff81c0e2a1"), std::string::npos);
 }
 
 TEST(VcpuState, LapicLineListsInServiceAndRequestedVectors) {
@@ -44,7 +47,7 @@ TEST(VcpuState, InjectedExceptionIsReportedWithItsVector) {
   s.events.exception.nr = 14;
   s.events.exception.has_error_code = 1;
   s.events.exception.error_code = 2;
-  EXPECT_NE(describe(s).find("exception: injected=1 pending=0 nr=14 error_code=0x2"), std::string::npos);
+  EXPECT_NE(describe(s).find("exception: injected #PF (14) error code 0x2"), std::string::npos) << describe(s);
 }
 
 TEST(VcpuState, ATscDeadlineIsShownRelativeToTheTsc) {
