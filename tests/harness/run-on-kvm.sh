@@ -161,7 +161,7 @@ if [[ -n ${FRANCA_L1_STALL_DIR:-} ]]; then
   watch_pid=$!
 fi
 
-echo "[run-on-kvm] booting a nested L1 under QEMU TCG (usually 5-20 s); its console: $out/l1-console.log"
+echo "[run-on-kvm] booting a nested L1 under QEMU TCG (usually 10-30 s); its console: $out/l1-console.log"
 start=$(date +%s%N)
 set +e
 # ttyS0 (L1's kernel console) to a file, ttyS1 (CMD's output) to stdout.
