@@ -93,11 +93,17 @@ EXIT STATUS
   0      the guest powered off (ACPI S5, e.g. `poweroff`), or `shutdown` on --api-socket
   N      the guest wrote byte N to I/O port 0xf4 (the test-exit port), e.g.
            printf '\003' | dd of=/dev/port bs=1 seek=244 count=1   -> exit 3
-  1      host error (no /dev/kvm, KVM failure, out of memory)
+  1      host error (no /dev/kvm, a KVM-PVM /dev/kvm, KVM failure, out of memory)
   2      usage error (bad option, unreadable or invalid kernel/initrd)
   124    --timeout expired
   125    the guest reset (reboot, triple fault, or panic with panic=N)
   128+S  stopped by signal S (SIGINT, SIGTERM); Ctrl-A x exits 130
+
+ENVIRONMENT
+  FRANCA_ALLOW_PVM=1  use a KVM-PVM /dev/kvm (/sys/module/kvm_pvm, offered by some
+                      cloud VMs) anyway: only a CONFIG_PVM_GUEST guest kernel boots
+                      there. Without it franca refuses KVM-PVM, where a stock kernel
+                      hangs silently; tests/harness/run-on-kvm.sh goes nested instead.
 
 EXAMPLES
   franca --kernel /boot/vmlinuz --initrd initrd.img --cmdline "console=ttyS0"

@@ -2,7 +2,9 @@
 # /init of the nested L1 host booted by tests/harness/run-on-kvm.sh (busybox sh).
 # Mounts L0's root read-only over 9p at /host, the writable shares at their L0
 # paths, runs OUTDIR/cmd.sh in `chroot /host`, writes its status to OUTDIR/rc
-# and powers off. Its settings come from the `out` share: l1.conf, rw.
+# and powers off. Its settings come from the `out` share: l1.conf, rw. The
+# kernel console is ttyS0 (a log file on L0); CMD's output and the [L1] lines
+# go to ttyS1 (the harness's stdout), the [L1] lines to the console as well.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -12,7 +14,8 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 /bin/load-modules
 
-die() { echo "[L1] error: $*" >&2; sync; poweroff -f; }
+say() { echo "$*"; echo "$*" >/dev/ttyS1; }
+die() { say "[L1] error: $*"; sync; poweroff -f; }
 p9="trans=virtio,version=9p2000.L,msize=262144"
 mkdir -p /out /host
 mount -t 9p -o "$p9" out /out || die "cannot mount the 'out' 9p share"
@@ -23,11 +26,12 @@ mount -t 9p -o "$p9,ro,cache=loose" host /host || die "cannot mount L0's root"
 for d in dev proc sys; do mount --rbind "/$d" "/host/$d" || die "cannot bind /$d"; done
 mount -t tmpfs -o mode=1777 tmpfs /host/tmp
 mount -t tmpfs -o mode=755 tmpfs /host/run
-# Writable shares (after the tmpfs mounts, so paths under /tmp stay visible),
-# each at its L0 path; the out share last, also at its L0 path.
-while read -r tag path; do
+# Writable shares and a checkout under /tmp (after the tmpfs mounts, so paths
+# under /tmp stay visible), each at its L0 path; the out share last, also at
+# its L0 path.
+while read -r tag path ro; do
   mkdir -p "/host$path" 2>/dev/null
-  mount -t 9p -o "$p9" "$tag" "/host$path" || die "cannot mount $path"
+  mount -t 9p -o "$p9${ro:+,ro}" "$tag" "/host$path" || die "cannot mount $path"
 done </out/rw
 mkdir -p "/host$OUTDIR" 2>/dev/null
 mount --bind /out "/host$OUTDIR" || die "cannot bind $OUTDIR"
@@ -43,9 +47,9 @@ fi
 
 ip link set lo up
 hostname franca-l1
-[ -c /dev/kvm ] || echo "[L1] warning: no /dev/kvm (kvm_amd did not load?)" >&2
-echo "[L1] up after $(cut -d' ' -f1 /proc/uptime)s of L1 uptime"
-chroot /host /bin/bash "$OUTDIR/cmd.sh" </dev/null
+[ -c /dev/kvm ] || say "[L1] warning: no /dev/kvm (kvm_amd did not load?)"
+say "[L1] up after $(cut -d' ' -f1 /proc/uptime)s of L1 uptime"
+chroot /host /bin/bash "$OUTDIR/cmd.sh" </dev/null >/dev/ttyS1 2>&1
 echo $? >/out/rc
 sync
 poweroff -f

@@ -20,8 +20,12 @@
 # mounts L0's root read-only over 9p and runs CMD in a chroot of it, in the
 # same cwd, with PATH, HOME, FRANCA_* (and the names in $FRANCA_PASS_ENV)
 # passed through and FRANCA_NESTED=1. Everything outside the --rw dirs is
-# read-only there, except tmpfs on /tmp, /run and /dev/shm. CMD's output is
-# L1's console, streamed to stdout.
+# read-only there, except tmpfs on /tmp, /run and /dev/shm; a checkout under
+# /tmp or /run is shared too (read-only, at its path), so it stays visible.
+# CMD's output (L1's ttyS1) is streamed to stdout. L1's kernel console (ttyS0,
+# not quiet) goes to l1-console.log and QEMU's `-d cpu_reset,guest_errors` log
+# to qemu.log in the run directory, which is kept (and named) whenever the run
+# fails; FRANCA_L1_LOG_DIR, if set, gets a copy of both after every run.
 #
 # Cost (2-core machine, no KVM): L1 boot to CMD ~5 s, a whole L1 run with a
 # trivial CMD ~9 s; a stock-kernel L2 guest booted with QEMU -accel kvm inside
@@ -29,6 +33,7 @@
 # hardware: only ratios measured side by side in the SAME L1 run mean anything,
 # never absolute times. Boot L1 once per test suite, not once per test.
 #
+# Which hosts go nested: tests/harness/kvm-host.sh (shared with scripts/quickstart.sh).
 # Env: FRANCA_L1_MEM (MiB, 3072), FRANCA_L1_CPUS (2), FRANCA_L1_TIMEOUT (s, 3600),
 #      FRANCA_CACHE (kernel from scripts/fetch-kernel.sh; <repo>/build/cache).
 # Exit: CMD's status; 125 if L1 failed to report one (crash, timeout).
@@ -54,13 +59,9 @@ build=$(realpath -m "${build:-$repo/build}")
 [[ -z $scratch ]] || export FRANCA_SCRATCH=${FRANCA_SCRATCH:-/tmp/franca-scratch}
 
 # --- real KVM (and vhost-net, TUN) here: just run it ----------------------------
-# (-c first: a bare `<>` redirection would create the node as a regular file)
-usable() { [[ -c $1 && -r $1 && -w $1 ]] && (exec 3<>"$1") 2>/dev/null; }
-# KVM-PVM (a paravirtual /dev/kvm some cloud VMs offer, /sys/module/kvm_pvm) does
-# not boot the stock Debian kernel: treat it as no KVM and go nested.
-kvm_usable() { usable /dev/kvm && [[ ! -d /sys/module/kvm_pvm ]]; }
+. "$repo/tests/harness/kvm-host.sh"
 if [[ -z ${FRANCA_FORCE_NESTED:-} ]] && kvm_usable &&
-   { [[ $kvm_only == 1 ]] || { usable /dev/vhost-net && usable /dev/net/tun; }; }; then
+   { [[ $kvm_only == 1 ]] || { dev_usable /dev/vhost-net && dev_usable /dev/net/tun; }; }; then
   [[ -z $scratch ]] || mkdir -p "$FRANCA_SCRATCH"
   exec "$@"
 fi
@@ -68,9 +69,17 @@ fi
 # --- nested: boot L1 under TCG -------------------------------------------------
 kdir=$("$repo/scripts/fetch-kernel.sh" "$cache/kernel")
 mkdir -p "$build/harness"
+# Failed runs keep their directory (logs); only the 10 newest are kept.
+{ ls -dt "$build"/harness/run.* 2>/dev/null || true; } | tail -n +11 | xargs -r rm -rf
 out=$(mktemp -d "$build/harness/run.XXXXXX")
-img=""
-cleanup() { [[ -z $img ]] || rm -f "$img"; [[ $keep == 1 ]] || rm -rf "$out"; }
+img="" failed=1
+cleanup() {
+  [[ -z $img ]] || rm -f "$img"
+  if [[ -n ${FRANCA_L1_LOG_DIR:-} ]]; then
+    mkdir -p "$FRANCA_L1_LOG_DIR" && cp -f "$out/l1-console.log" "$out/qemu.log" "$FRANCA_L1_LOG_DIR/" 2>/dev/null
+  fi
+  [[ $keep == 1 || $failed == 1 ]] || rm -rf "$out"
+}
 trap cleanup EXIT
 
 # L1 initramfs, cached; rebuilt when the kernel or these scripts change.
@@ -97,19 +106,28 @@ fi
   printf '%q ' "$@"; echo
 } >"$out/cmd.sh"
 
-# Writable shares and L1 settings (read by l1-init.sh from the `out` share).
+# Shares mounted over L1's tmpfs at their L0 paths and L1 settings (read by
+# l1-init.sh from the `out` share): the writable dirs, and the checkout itself
+# (read-only) when it lies under /tmp or /run, which L1 covers with tmpfs.
 q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }  # single-quote for busybox sh
 IFS=: read -r -a env_rw <<<"${FRANCA_RW_DIRS:-}"
 for d in "${env_rw[@]}"; do [[ -z $d ]] || rw+=("$(realpath -m "$d")"); done
 [[ ${#rw[@]} -gt 0 ]] || rw=("$build")
+shares=()
+for d in "${rw[@]}"; do shares+=("$d rw"); done
+hidden=0
+case $repo/ in /tmp/* | /run/*) hidden=1 ;; esac
+for d in "${rw[@]}"; do [[ $repo/ != "$d"/* ]] || hidden=0; done  # already under a writable share
+[[ $hidden == 0 ]] || shares+=("$repo ro")
 qargs=() i=0
 : >"$out/rw"
-while read -r d; do  # sorted: parents are mounted before their subdirectories
-  [[ $d != *[[:space:]]* ]] || { echo "run-on-kvm: --rw path with whitespace: $d" >&2; exit 125; }
-  mkdir -p "$d"
-  qargs+=(-virtfs "local,path=${d//,/,,},mount_tag=rw$i,security_model=none,multidevs=remap")
-  echo "rw$i $d" >>"$out/rw"; i=$((i + 1))
-done < <(printf '%s\n' "${rw[@]}" | LC_ALL=C sort -u)
+while read -r d mode; do  # sorted: parents are mounted before their subdirectories
+  [[ $d != *[[:space:]]* ]] || { echo "run-on-kvm: share path with whitespace: $d" >&2; exit 125; }
+  ro="" && [[ $mode == rw ]] || ro=,readonly=on
+  [[ -n $ro ]] || mkdir -p "$d"
+  qargs+=(-virtfs "local,path=${d//,/,,},mount_tag=$mode$i,security_model=none,multidevs=remap$ro")
+  echo "$mode$i $d ${ro:+ro}" >>"$out/rw"; i=$((i + 1))
+done < <(printf '%s\n' "${shares[@]}" | LC_ALL=C sort -u)
 { echo "OUTDIR=$(q "$out")"; echo "SCRATCH=$(q "${scratch:+$FRANCA_SCRATCH}")"; } >"$out/l1.conf"
 
 if [[ -n $scratch ]]; then
@@ -143,12 +161,15 @@ if [[ -n ${FRANCA_L1_STALL_DIR:-} ]]; then
   watch_pid=$!
 fi
 
+echo "[run-on-kvm] booting a nested L1 under QEMU TCG (usually 10-30 s); its console: $out/l1-console.log"
 start=$(date +%s%N)
 set +e
+# ttyS0 (L1's kernel console) to a file, ttyS1 (CMD's output) to stdout.
 timeout -k 10 "${FRANCA_L1_TIMEOUT:-3600}" qemu-system-x86_64 \
   -accel tcg,thread=multi -cpu max -smp "${FRANCA_L1_CPUS:-2}" -m "${FRANCA_L1_MEM:-3072}" \
-  -nodefaults -no-user-config -display none -vga none -serial stdio -monitor none -no-reboot \
-  -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "console=ttyS0 quiet loglevel=3 panic=-1" \
+  -nodefaults -no-user-config -display none -vga none -monitor none -no-reboot \
+  -serial "file:$out/l1-console.log" -serial stdio -d cpu_reset,guest_errors -D "$out/qemu.log" \
+  -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "console=ttyS0 panic=-1" \
   -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=${out//,/,,},mount_tag=out,security_model=none,multidevs=remap" \
   "${qargs[@]}" </dev/null | sed -u 's/\r$//'
@@ -158,16 +179,39 @@ set -e
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 wall=$((ms / 1000)).$(printf %03d $((ms % 1000)))
 
+logs="L1 console: $out/l1-console.log, QEMU log: $out/qemu.log"
 if [[ -e $out/stalled ]]; then
-  echo "run-on-kvm: L1 stopped making progress and was killed" >&2
+  echo "run-on-kvm: L1 stopped making progress and was killed ($logs)" >&2
   exit 124
 fi
+# show_tail FILE LINES LABEL: the end of a log, labelled, on stderr.
+show_tail() {
+  [[ -s $1 ]] || { echo "  [$3] (empty)" >&2; return; }
+  tail -n "$2" "$1" | sed -u 's/\r$//; s/^/  ['"$3"'] /' >&2
+}
 if [[ ! -s $out/rc ]]; then
-  why="QEMU exited with status $qemu_rc"
-  [[ $qemu_rc != 124 && $qemu_rc != 137 ]] || why="timed out after ${FRANCA_L1_TIMEOUT:-3600}s"
-  echo "run-on-kvm: L1 did not report an exit status ($why); L1 crashed or hung" >&2
+  if [[ $qemu_rc == 124 || $qemu_rc == 137 ]]; then
+    why="timed out after ${FRANCA_L1_TIMEOUT:-3600}s (FRANCA_L1_TIMEOUT)"
+  elif ((qemu_rc > 128)); then
+    why="QEMU killed by signal $((qemu_rc - 128)) (SIG$(kill -l $((qemu_rc - 128)) 2>/dev/null))"
+  elif [[ $qemu_rc == 0 ]]; then
+    why="QEMU exited normally: L1 powered off or reset (panic?) before CMD ended"
+  else
+    why="QEMU exited with status $qemu_rc"
+  fi
+  echo "run-on-kvm: L1 did not report an exit status after ${wall}s: $why" >&2
+  show_tail "$out/l1-console.log" 25 "L1 console"
+  # (a CPU reset's dump without its FPU/vector registers: the last one is where L1 died)
+  grep -vE '^(FCW|FPR|XMM|YMM|ZMM|Opmask)' "$out/qemu.log" >"$out/qemu-short.log" 2>/dev/null
+  show_tail "$out/qemu-short.log" 12 "qemu -d"
+  echo "run-on-kvm: $logs" >&2
   exit 125
 fi
 rc=$(cat "$out/rc")
-echo "[run-on-kvm] status $rc, L1 wall time ${wall}s"
+[[ $rc != 0 ]] || failed=0
+if [[ $rc == 0 ]]; then
+  echo "[run-on-kvm] status $rc, L1 wall time ${wall}s"
+else
+  echo "[run-on-kvm] status $rc, L1 wall time ${wall}s ($logs)"
+fi
 exit "$rc"

@@ -6,8 +6,11 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -43,7 +46,28 @@ Result<void> check(int rc, const char* what) {
   return {};
 }
 
+// The virt-pvm RFC's KVM_CPUID_VENDOR_FEATURES leaf and "PVM\0" in its EBX
+// (arch/x86/include/uapi/asm/pvm_para.h there; not in the upstream uapi).
+constexpr uint32_t kPvmVendorLeaf = 0x40000002;
+constexpr uint32_t kPvmSignature = 0x4d5650;
+
+bool pvm_allowed() {
+  const char* env = std::getenv("FRANCA_ALLOW_PVM");
+  return env != nullptr && *env != '\0' && std::string_view(env) != "0";
+}
+
 }  // namespace
+
+std::optional<std::string> kvm_pvm_evidence(const std::string& sys_module,
+                                            std::span<const kvm_cpuid_entry2> supported) {
+  std::error_code ec;
+  const std::string module = sys_module + "/kvm_pvm";
+  if (std::filesystem::is_directory(module, ec)) return module;
+  for (const auto& entry : supported) {
+    if (entry.function == kPvmVendorLeaf && entry.ebx == kPvmSignature) return "a PVM signature in its CPUID";
+  }
+  return std::nullopt;
+}
 
 Result<Kvm> Kvm::open(const char* path) {
   Fd fd(::open(path, O_RDWR | O_CLOEXEC));
@@ -63,6 +87,15 @@ Result<Kvm> Kvm::open(const char* path) {
   for (long cap : {KVM_CAP_IRQCHIP, KVM_CAP_IRQFD, KVM_CAP_IOEVENTFD, KVM_CAP_PIT2, KVM_CAP_SET_TSS_ADDR,
                    KVM_CAP_EXT_CPUID, KVM_CAP_USER_MEMORY, KVM_CAP_IMMEDIATE_EXIT}) {
     if (!kvm.has(cap)) return host_error(fmt::format("{}: KVM lacks capability {}", path, cap));
+  }
+  if (pvm_allowed()) return kvm;
+  auto cpuid = kvm.supported_cpuid();
+  if (!cpuid) return std::unexpected(cpuid.error());
+  if (auto evidence = kvm_pvm_evidence("/sys/module", *cpuid)) {
+    return host_error(
+        fmt::format("{}: KVM-PVM ({}) runs only PVM-enabled guest kernels and would hang a stock one; use "
+                    "tests/harness/run-on-kvm.sh (nested KVM), or FRANCA_ALLOW_PVM=1 for a CONFIG_PVM_GUEST kernel",
+                    path, *evidence));
   }
   return kvm;
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <variant>
 #include <vector>
 
@@ -48,9 +49,17 @@ class KvmVm {
   int vcpu_mmap_size_;
 };
 
+// KVM-PVM (the virt-pvm tree's arch/x86/kvm/pvm, a paravirtual KVM some cloud
+// VMs offer instead of nested virtualisation) runs only guest kernels built with
+// CONFIG_PVM_GUEST: a stock kernel never prints a byte. Returns what gives it
+// away (the kvm_pvm module under `sys_module`, or the "PVM" signature the
+// virt-pvm RFC puts in KVM_GET_SUPPORTED_CPUID leaf 0x40000002 EBX), or nullopt.
+std::optional<std::string> kvm_pvm_evidence(const std::string& sys_module, std::span<const kvm_cpuid_entry2> supported);
+
 class Kvm {
  public:
-  // Opens /dev/kvm (or `path`) and checks the API version and needed capabilities.
+  // Opens /dev/kvm (or `path`) and checks the API version and needed
+  // capabilities, and refuses KVM-PVM unless FRANCA_ALLOW_PVM=1.
   static Result<Kvm> open(const char* path = "/dev/kvm");
   int fd() const { return fd_.get(); }
   int max_vcpus() const;
