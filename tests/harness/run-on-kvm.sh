@@ -77,6 +77,7 @@ cleanup() {
   [[ -z $img ]] || rm -f "$img"
   if [[ -n ${FRANCA_L1_LOG_DIR:-} ]]; then
     mkdir -p "$FRANCA_L1_LOG_DIR" && cp -f "$out/l1-console.log" "$out/qemu.log" "$FRANCA_L1_LOG_DIR/" 2>/dev/null
+    [[ ! -f $out/l1-stall.log ]] || cp -f "$out/l1-stall.log" "$FRANCA_L1_LOG_DIR/"
   fi
   [[ $keep == 1 || $failed == 1 ]] || rm -rf "$out"
 }
@@ -139,6 +140,14 @@ fi
 # Stall watchdog (FRANCA_L1_STALL_DIR): when nothing under that directory has
 # changed for FRANCA_L1_STALL_SECS (720), L1 is wedged (its own per-command
 # timeouts would have fired): stop QEMU and exit 124 instead of waiting an hour.
+# l1_post_mortem: where a stuck L1 is, from QEMU's monitor: both vCPUs' registers
+# twice (moving: L1 runs but makes no progress; still: it is wedged), then the
+# kernel's blocked-task and all-task dumps (sysrq w, t) into l1-console.log.
+l1_post_mortem() {
+  command -v python3 >/dev/null || { echo "no python3: no post-mortem"; return; }
+  python3 "$repo/tests/harness/qemu-monitor.py" "$out/monitor.sock" "info status" "info cpus" "info registers -a" \
+    "sleep 5" "info cpus" "info registers -a" "sendkey alt-sysrq-w" "sleep 5" "sendkey alt-sysrq-t" "sleep 15"
+}
 stall_watch() {
   local dir=$1 limit=$2 newest now
   while sleep 20; do
@@ -148,6 +157,8 @@ stall_watch() {
     [[ -n $newest && $newest -gt $watch_start ]] || newest=$watch_start
     if ((now - newest > limit)); then
       echo "run-on-kvm: nothing in $dir changed for ${limit}s: L1 is stuck, stopping it" >&2
+      l1_post_mortem >"$out/l1-stall.log" 2>&1
+      echo "run-on-kvm: L1's vCPU registers (twice, 5 s apart) and its sysrq w/t task dumps: $out/l1-stall.log, $out/l1-console.log" >&2
       : >"$out/stalled"
       pkill -f -- "path=${out//,/,,},mount_tag=out" || true
       return
@@ -167,7 +178,8 @@ set +e
 # ttyS0 (L1's kernel console) to a file, ttyS1 (CMD's output) to stdout.
 timeout -k 10 "${FRANCA_L1_TIMEOUT:-3600}" qemu-system-x86_64 \
   -accel tcg,thread=multi -cpu max -smp "${FRANCA_L1_CPUS:-2}" -m "${FRANCA_L1_MEM:-3072}" \
-  -nodefaults -no-user-config -display none -vga none -monitor none -no-reboot \
+  -nodefaults -no-user-config -display none -vga none -no-reboot \
+  -monitor "unix:$out/monitor.sock,server=on,wait=off" \
   -serial "file:$out/l1-console.log" -serial stdio -d cpu_reset,guest_errors -D "$out/qemu.log" \
   -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "console=ttyS0 panic=-1" \
   -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \

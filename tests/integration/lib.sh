@@ -69,9 +69,14 @@ poweroff -f'
 # the control socket SOCK; L1's KVM per-vCPU exit counters (debugfs); gdb's
 # user-space stacks of every thread; the blocked tasks of the host (sysrq w).
 franca_evidence() {
-  local pid=$1 sock=${2:-} t round f
+  local pid=$1 sock=${2:-} t round f args
   echo "=== evidence: franca pid $pid at $(date +%T)"
   kill -0 "$pid" 2>/dev/null || { echo "(process $pid is gone)"; return 0; }
+  if [[ -z $sock ]]; then  # the --api-socket it was started with, if any
+    mapfile -d '' -t args <"/proc/$pid/cmdline"
+    for ((f = 0; f < ${#args[@]} - 1; f++)); do [[ ${args[f]} != --api-socket ]] || sock=${args[f + 1]}; done
+    [[ -z $sock || $sock == /* ]] || sock=/proc/$pid/cwd/$sock
+  fi
   for round in 1 2; do
     echo "--- threads (sample $round): tid comm state utime stime wchan"
     for t in /proc/"$pid"/task/*; do

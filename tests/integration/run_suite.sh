@@ -14,11 +14,29 @@ if [[ ${#cases[@]} -eq 0 ]]; then
 fi
 for c in "${cases[@]}"; do rm -f "$results/$c.rc" "$results/$c.log"; done
 failed=0
+case_timeout=${FRANCA_CASE_TIMEOUT:-600}
+# evidence_at SECS LOG: after SECS, for every franca still running (the case is
+# about to be timed out), appends its threads, counters and vCPU state to LOG.
+evidence_at() {
+  local pid waited
+  for ((waited = 0; waited < $1; waited += 5)); do sleep 5; done  # killable between short sleeps
+  for pid in $(pgrep -x franca); do
+    (source "$here/lib.sh" && set +e && franca_evidence "$pid") >>"$2" 2>&1
+  done
+}
 for c in "${cases[@]}"; do
   start=$(date +%s)
   work=$(mktemp -d "${TMPDIR:-/tmp}/franca-$c.XXXXXX")
-  ( cd "$work" && FRANCA_WORK=$work timeout 600 bash "$here/cases/$c.sh" ) >"$results/$c.log" 2>&1
+  evidence_at $((case_timeout - 30)) "$results/$c.evidence" &
+  watcher=$!
+  ( cd "$work" && FRANCA_WORK=$work timeout "$case_timeout" bash "$here/cases/$c.sh" ) >"$results/$c.log" 2>&1
   rc=$?
+  kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
+  if [[ -s $results/$c.evidence ]]; then
+    { echo "--- the case ran into its ${case_timeout}s timeout; what franca looked like 30 s before:"
+      cat "$results/$c.evidence"; } >>"$results/$c.log"
+  fi
+  rm -f "$results/$c.evidence"
   echo "$rc" >"$results/$c.rc"
   rm -rf "$work"
   echo "[integration] $c: $([[ $rc -eq 0 ]] && echo PASS || echo "FAIL ($rc)") in $(( $(date +%s) - start ))s"

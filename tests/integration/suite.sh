@@ -15,6 +15,7 @@ rm -f "$results"/*.rc "$results"/*.log
 all=()
 for f in "$here"/cases/*.sh; do all+=("$(basename "$f" .sh)"); done
 export FRANCA_L1_STALL_DIR=$results
+export FRANCA_L1_LOG_DIR=$results/l1  # L1's console and QEMU's -d log of each run, kept for a post-mortem
 for attempt in 1 2 3; do
   todo=()
   for c in "${all[@]}"; do [[ -s $results/$c.rc ]] || todo+=("$c"); done
