@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <utility>
 
+#include <fmt/format.h>
+
 namespace franca::virtio {
 namespace {
 
@@ -166,6 +168,18 @@ bool PackedRing::enable_notifications() {
   // virtio_mb): either it sees kicks enabled or we see its new buffers here.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   return is_available(head_flags(), avail_wrap_);
+}
+
+std::string PackedRing::describe_state() const {
+  const auto event = [](uint8_t* at) {
+    const auto e = ring::load_once<vring_packed_desc_event>(at);
+    return fmt::format("off_wrap {:#x} flags {}", e.off_wrap, e.flags);
+  };
+  return fmt::format(
+      "packed size {}: next_avail {}/wrap {} (head flags {:#x}), next_used {}/wrap {}, driver event {}, device event "
+      "{}, {} used unsignalled",
+      size_, next_avail_, int{avail_wrap_}, head_flags(), next_used_, int{used_wrap_}, event(driver_), event(device_),
+      unsignalled_);
 }
 
 }  // namespace franca::virtio

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <expected>
 #include <span>
+#include <string>
 
 #include "devices/virtio/queue/queue.h"
 #include "devices/virtio/queue/ring.h"
@@ -23,6 +24,7 @@ class PackedRing {
   bool should_signal();
   void disable_notifications();
   bool enable_notifications();
+  std::string describe_state() const;  // Queue::describe_state
 
   // Ring offset in bits 0-14, wrap counter in bit 15 (as VHOST_GET_VRING_BASE).
   uint16_t next_avail() const { return encode(next_avail_, avail_wrap_); }

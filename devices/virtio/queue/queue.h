@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "devices/virtio/queue/chain.h"
@@ -103,6 +104,11 @@ class Queue {
 
   uint16_t size() const;
   bool packed() const;
+  // One line for a diagnosis of a stopped queue: the device's indices against
+  // what the driver last published (split: avail.idx, used.idx, flags,
+  // used_event/avail_event; packed: the head descriptor's flags, both event
+  // suppression structures). Reads guest memory; on the data path's thread.
+  std::string describe_state() const;
   const QueueConfig& config() const;
 
  private:

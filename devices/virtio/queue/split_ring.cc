@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <utility>
 
+#include <fmt/format.h>
+
 namespace franca::virtio {
 namespace {
 
@@ -137,6 +139,23 @@ bool SplitRing::enable_notifications() {
   // either it sees kicks enabled or we see its new buffers here.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   return shared_u16(avail_ + offsetof(vring_avail, idx)).load(std::memory_order_acquire) != next_avail_;
+}
+
+std::string SplitRing::describe_state() const {
+  const auto u16 = [](uint8_t* at) { return shared_u16(at).load(std::memory_order_acquire); };
+  const uint16_t avail_idx = u16(avail_ + offsetof(vring_avail, idx));
+  const uint16_t used_idx = u16(used_ + offsetof(vring_used, idx));
+  std::string out = fmt::format(
+      "split size {}: next_avail {} avail.idx {} ({} not popped), next_used {} used.idx {}, avail.flags {:#x} "
+      "used.flags {:#x}, kicks {}",
+      size_, next_avail_, avail_idx, static_cast<uint16_t>(avail_idx - next_avail_), next_used_, used_idx,
+      u16(avail_ + offsetof(vring_avail, flags)), u16(used_ + offsetof(vring_used, flags)),
+      kicks_enabled_ ? "enabled" : "disabled");
+  if (features_.event_idx) {
+    out += fmt::format(", used_event {} avail_event {}, {} pushed unsignalled", u16(used_event()), u16(avail_event()),
+                       unsignalled_);
+  }
+  return out;
 }
 
 }  // namespace franca::virtio

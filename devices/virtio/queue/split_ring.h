@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <expected>
 #include <span>
+#include <string>
 
 #include "devices/virtio/queue/queue.h"
 #include "devices/virtio/queue/ring.h"
@@ -23,6 +24,7 @@ class SplitRing {
   bool should_signal();
   void disable_notifications();
   bool enable_notifications();
+  std::string describe_state() const;  // Queue::describe_state
 
   uint16_t next_avail() const { return next_avail_; }
   uint16_t next_used() const { return next_used_; }
