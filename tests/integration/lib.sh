@@ -26,12 +26,13 @@ make_initramfs() {
   "$FRANCA_REPO/tests/guest/mkinitramfs.sh" -o "$out" -i "$init" ${modules:+-m "$modules"} "${extra[@]}"
 }
 
-# run_franca LOG [franca args...]: boots with serial to LOG, echoes the exit status
-# (never fails itself, so a case can assert on any status).
+# run_franca LOG [franca args...]: boots with serial to LOG and a control socket
+# ($FRANCA_WORK/api.sock, for franca_evidence), echoes the exit status (never
+# fails itself, so a case can assert on any status).
 run_franca() {
   local out=$1; shift
   local rc=0
-  "$FRANCA_BIN" --kernel "$KERNEL" --serial "file:$out" "$@" || rc=$?
+  "$FRANCA_BIN" --kernel "$KERNEL" --serial "file:$out" --api-socket "$FRANCA_WORK/api.sock" "$@" || rc=$?
   echo "--- guest serial log ($out) ---" >&2
   tail -n 40 "$out" >&2 || true
   echo "$rc"

@@ -38,7 +38,7 @@ echo WAITING-FOR-KILL
 while :; do sleep 1000; done' "$TRANSPORT_MODULES virtio_blk"
 
 blocks_before=$(stat -c %b disk.img)
-"$FRANCA_BIN" --kernel "$KERNEL" --initrd initrd.gz --memory 256M --serial file:serial.log \
+"$FRANCA_BIN" --kernel "$KERNEL" --initrd initrd.gz --memory 256M --serial file:serial.log --api-socket api.sock \
   --cmdline "console=ttyS0 panic=-1 quiet$TRANSPORT_CMDLINE" --timeout 300 \
   --disk "path=disk.img,serial=franca-$RING$features" --disk "path=ro.img,readonly=on$features" \
   --log-level info 2>franca.err &

@@ -25,7 +25,7 @@ exec setsid cttyhack sh' "$TRANSPORT_MODULES virtio_blk virtio_console"
 
 mkfifo input
 exec 3<>input  # keep the fifo open: franca never sees EOF
-"$FRANCA_BIN" --kernel "$KERNEL" --initrd initrd.gz --memory 256M --serial file:serial.log \
+"$FRANCA_BIN" --kernel "$KERNEL" --initrd initrd.gz --memory 256M --serial file:serial.log --api-socket api.sock \
   --cmdline "console=ttyS0 console=hvc0 panic=-1$TRANSPORT_CMDLINE" --timeout 300 \
   --disk "path=a.img$features" --disk "path=b.img$features" --console "stdio$features" \
   --log-level info <input >console.log 2>franca.err &

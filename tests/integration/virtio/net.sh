@@ -205,6 +205,7 @@ net_counters_positive() {
 net_listen() {
   local label=$1 port=$2
   shift 2
+  : >"$label.out" && : >"$label.err"  # before the fork: callers poll them at once
   "$FRANCA_NETTOOL" listen -a "$NET_HOST_IP" -l "$label" -t 480 "$@" "$port" >"$label.out" 2>"$label.err" &
   NET_LISTENER[$label]=$!
   NET_PIDS+=($!)
