@@ -8,20 +8,37 @@
 # After each boot the host image must hold every acknowledged write.
 #
 # usage (inside the harness, from a checkout with a build):
-#   tests/harness/run-on-kvm.sh --scratch 2G -- tests/stress/blk_fsync_loop.sh [ITERATIONS] [WRITES]
-# Env: STALL_SECS (60), CPUS (2), QUEUES (2), TRANSPORT (pci), FRANCA_EXTRA (more franca args),
-#      GUEST_CMDLINE_EXTRA (appended to the guest command line), WRITER (blktool: one
-#      process per writer; dd: a shell loop running `dd oflag=direct conv=fsync` per
+#   tests/harness/run-on-kvm.sh --scratch 2G -- tests/stress/blk_fsync_loop.sh \
+#     [--writer blktool|dd|ext4] [--stall SECS] [--cpus N] [--queues N] [--transport pci|mmio] \
+#     [ITERATIONS] [WRITES]
+# (options, not variables: the harness passes only FRANCA_* variables into L1)
+#   --stall: no acknowledged write for SECS is a stall (60); --cpus 2, --queues 2,
+#   --transport pci; FRANCA_EXTRA: more franca arguments; FRANCA_GUEST_CMDLINE:
+#   appended to the guest command line. --writer: blktool (one
+#      process per writer); dd (a shell loop running `dd oflag=direct conv=fsync` per
 #      write, as a user would try it — a fork and exec per write, much more guest
-#      scheduling, IPIs and page-table churn; its writes are not checked on the image).
+#      scheduling, IPIs and page-table churn; its writes are not checked on the image;
+#      ext4: blktool writers on two files of an ext4 the host made on the disk, so
+#      each fsync is a jbd2 journal commit and a flush; not checked on the image).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=${FRANCA_BUILD:-$repo/build}
 export FRANCA_REPO=$repo FRANCA_BIN=${FRANCA_BIN:-$build/vmm/franca} FRANCA_CACHE=${FRANCA_CACHE:-$build/cache}
 blktool=${FRANCA_BLKTOOL:-$build/tests/support/franca-blktool}
+writer=blktool stall=60 cpus=2 queues=2 transport=pci
+while [[ ${1:-} == --* ]]; do
+  case $1 in
+    --writer) writer=${2:?}; shift 2 ;;
+    --stall) stall=${2:?}; shift 2 ;;
+    --cpus) cpus=${2:?}; shift 2 ;;
+    --queues) queues=${2:?}; shift 2 ;;
+    --transport) transport=${2:?}; shift 2 ;;
+    *) echo "blk_fsync_loop: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[[ $writer == blktool || $writer == dd || $writer == ext4 ]] || { echo "blk_fsync_loop: --writer $writer" >&2; exit 2; }
 iterations=${1:-8} writes=${2:-3000}
-stall=${STALL_SECS:-60} cpus=${CPUS:-2} queues=${QUEUES:-2} transport=${TRANSPORT:-pci}
 work=$(mktemp -d "${FRANCA_SCRATCH:-${TMPDIR:-/tmp}}/fsync-loop.XXXXXX")
 export FRANCA_WORK=$work
 source "$repo/tests/integration/lib.sh"
@@ -30,7 +47,6 @@ cd "$work" || exit 1
 [[ -x $blktool ]] || fail "no franca-blktool at $blktool (scripts/build.sh builds it)"
 
 ring=256  # blocks per writer
-writer=${WRITER:-blktool}
 if [[ $writer == dd ]]; then
   dd_loop() {  # dd_loop ID FIRST: the shell writer, acknowledging every 10th write
     echo "( i=0; while [ \$i -lt $writes ]; do
@@ -41,6 +57,10 @@ if [[ $writer == dd ]]; then
   }
   writers="$(dd_loop 0 0)
 $(dd_loop 1 $ring)"
+elif [[ $writer == ext4 ]]; then
+  writers="mkdir -p /mnt && mount -t ext4 /dev/vda /mnt || echo W0_ERROR=mount
+blktool write -w 0 -b 0 -r $ring -n $writes -e 10 -l W0 /mnt/w0 &
+blktool write -w 1 -b 0 -r $ring -n $writes -e 10 -l W1 /mnt/w1 &"
 else
   writers="blktool write -w 0 -b 0 -r $ring -n $writes -e 10 -l W0 /dev/vda &
 blktool write -w 1 -b $ring -r $ring -n $writes -e 10 -l W1 /dev/vda &"
@@ -49,15 +69,17 @@ make_initramfs initrd.gz "
 $writers
 wait
 echo WRITERS-DONE
-poweroff -f" "virtio_pci virtio_mmio virtio_blk" "$blktool:/bin/blktool" >/dev/null || fail "initramfs"
+umount /mnt 2>/dev/null
+poweroff -f" "virtio_pci virtio_mmio virtio_blk crc32c_generic ext4" "$blktool:/bin/blktool" >/dev/null || fail "initramfs"
 
 acked() { guest_value serial.log "$1_ACKED"; }
 pass=0 stalls=0 resets=0 other=0
 for ((i = 1; i <= iterations; i++)); do
   rm -f serial.log franca.err api.sock
-  truncate -s 0 disk.img && truncate -s 16M disk.img
+  truncate -s 0 disk.img && truncate -s 64M disk.img
+  [[ $writer != ext4 ]] || PATH=$PATH:/usr/sbin:/sbin mkfs.ext4 -q -F disk.img
   "$FRANCA_BIN" --kernel "$KERNEL" --initrd initrd.gz --cpus "$cpus" --memory 256M --serial file:serial.log \
-    --cmdline "console=ttyS0 panic=-1 loglevel=4 ${GUEST_CMDLINE_EXTRA:-}" --api-socket api.sock \
+    --cmdline "console=ttyS0 panic=-1 loglevel=4 ${FRANCA_GUEST_CMDLINE:-}" --api-socket api.sock \
     --disk "path=disk.img,queues=$queues,transport=$transport" ${FRANCA_EXTRA:-} --log-level info 2>franca.err &
   pid=$!
   last="" since=$(date +%s) verdict=""
@@ -85,8 +107,8 @@ for ((i = 1; i <= iterations; i++)); do
   fi
   # Every acknowledged write must be on the image, whatever the ending.
   durable=ok
-  if [[ $writer == dd ]]; then
-    durable="not checked (dd)"
+  if [[ $writer != blktool ]]; then
+    durable="not checked ($writer)"
   else
     "$blktool" verify -w 0 -b 0 -r $ring -n "${w0:-0}" disk.img >verify.out || durable="$(cat verify.out)"
     "$blktool" verify -w 1 -b $ring -r $ring -n "${w1:-0}" disk.img >verify.out || durable="$(cat verify.out)"
@@ -98,7 +120,7 @@ for ((i = 1; i <= iterations; i++)); do
     reset) resets=$((resets + 1)); cat franca.err; tail -n 40 serial.log | sed 's/^/  [guest] /' ;;
     *) other=$((other + 1)); cat franca.err; tail -n 40 serial.log | sed 's/^/  [guest] /' ;;
   esac
-  [[ $durable == ok || $writer == dd ]] || other=$((other + 1))
+  [[ $durable == ok || $writer != blktool ]] || other=$((other + 1))
 done
 echo "[fsync-loop] $iterations iterations: $pass passed, $stalls stalls, $resets guest resets, $other other failures"
 rm -rf "$work"

@@ -3,7 +3,8 @@
 // binary for the host and a guest's busybox initramfs alike.
 //
 //   franca-blktool write -w WRITER -b FIRST -r BLOCKS -n COUNT [-e EVERY] [-l LABEL] DEV
-//     Writes COUNT 4 KiB blocks to DEV with O_DIRECT, an fsync after each one:
+//     Writes COUNT 4 KiB blocks to DEV (a device, or a file it creates) with
+//     O_DIRECT, an fsync after each one:
 //     write i goes to block FIRST + i % BLOCKS and holds (magic, WRITER, i,
 //     checksum) repeated. After every EVERY-th fsync (and the last) it prints
 //     "LABEL_ACKED=i+1" (that many writes are acknowledged). Ends with
@@ -87,7 +88,7 @@ void fill(uint8_t* block, const Stamp& s) {
 }
 
 int write_loop(const Options& o) {
-  const int fd = open(o.path.c_str(), O_WRONLY | O_DIRECT);
+  const int fd = open(o.path.c_str(), O_WRONLY | O_CREAT | O_DIRECT, 0644);
   if (fd < 0) {
     std::printf("%s_ERROR=open: %s\n", o.label.c_str(), std::strerror(errno));
     return 1;
