@@ -51,7 +51,7 @@ uint64_t VirtioPciTransport::common_get(uint32_t field) {
     case VIRTIO_PCI_COMMON_GF:
       return driver_features_sel_ < 2 ? core_->driver_features() >> (32 * driver_features_sel_) & 0xffffffff : 0;
     case VIRTIO_PCI_COMMON_MSIX:
-      return irq_->config_vector.load();
+      return irq_->config_vector();
     case VIRTIO_PCI_COMMON_NUMQ:
       return core_->num_queues();
     case VIRTIO_PCI_COMMON_STATUS:
@@ -102,7 +102,7 @@ void VirtioPciTransport::common_set(uint32_t field, uint32_t value) {
       core_->set_driver_features(driver_features_sel_, value);
       return;
     case VIRTIO_PCI_COMMON_MSIX:
-      irq_->config_vector.store(checked_vector(value), std::memory_order_release);
+      irq_->set_config_vector(checked_vector(value));
       return;
     case VIRTIO_PCI_COMMON_STATUS:
       if (core_->write_status(static_cast<uint8_t>(value)) == DeviceStatus::Transition::kReset) reset_transport();
@@ -120,7 +120,7 @@ void VirtioPciTransport::common_set(uint32_t field, uint32_t value) {
 void VirtioPciTransport::set_queue_field(QueueConfig& q, uint32_t field, uint32_t value) {
   if (field == VIRTIO_PCI_COMMON_Q_MSIX) {
     q.msix_vector = checked_vector(value);
-    irq_->queue_vectors[queue_sel_].store(q.msix_vector, std::memory_order_release);
+    irq_->set_queue_vector(queue_sel_, q.msix_vector);
     return;
   }
   const bool setup = core_->queue_setup_allowed() && !q.ready;
