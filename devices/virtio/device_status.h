@@ -20,6 +20,8 @@ namespace franca::virtio {
 //    concurrent NEEDS_RESET. Only a reset (write_status(0)) clears it.
 //  - Reads (status, needs_reset, driver_ok, queue_setup_allowed,
 //    config_generation, device_features, offered): any thread.
+// Lifetime: a transport keeps it where the loop's callbacks can still reach it
+// after the transport is gone (TransportCore::Shared, see transport_core.h).
 class DeviceStatus {
  public:
   enum class Transition {
