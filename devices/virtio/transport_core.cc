@@ -5,6 +5,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -12,22 +14,25 @@
 
 namespace franca::virtio {
 
-// Handed to the device as its Interrupt: counts config changes (for the
-// generation) and forwards to the transport's delivery. Outlives the core.
+// Handed to the device as its Interrupt and captured by its fail callback: holds
+// the DeviceStatus (NEEDS_RESET, generation) so both stay valid however long the
+// device keeps them (see the lifetime rule in the header). Outlives the core.
 struct TransportCore::Shared : Interrupt {
+  Shared(uint64_t offered, std::shared_ptr<Interrupt> delivery, std::string device_id)
+      : status(offered), irq(std::move(delivery)), id(std::move(device_id)) {}
+
+  DeviceStatus status;
   std::shared_ptr<Interrupt> irq;
-  std::atomic<bool> needs_reset{false};
-  std::atomic<uint32_t> config_changes{0};
   std::string id;
 
   void signal_used(uint16_t queue) override { irq->signal_used(queue); }
   void signal_config() override {
-    config_changes.fetch_add(1, std::memory_order_acq_rel);
+    status.bump_config_generation();
     irq->signal_config();
   }
   void fail(std::string_view why) {
     FRANCA_WARN_RATELIMITED("{}: device error, needs reset: {}", id, why);
-    needs_reset.store(true, std::memory_order_release);
+    status.set_needs_reset();
     irq->signal_config();
   }
 };
@@ -41,9 +46,7 @@ Result<std::unique_ptr<TransportCore>> TransportCore::create(std::shared_ptr<Vir
     if (!fd.valid()) return errno_error("eventfd for a virtqueue kick");
     kicks.push_back(std::move(fd));
   }
-  auto shared = std::make_shared<Shared>();
-  shared->irq = std::move(irq);
-  shared->id = device->id();
+  auto shared = std::make_shared<Shared>(device->offered_features(), std::move(irq), device->id());
   return std::unique_ptr<TransportCore>(
       new TransportCore(std::move(device), memory, loop, std::move(shared), std::move(kicks)));
 }
@@ -54,8 +57,8 @@ TransportCore::TransportCore(std::shared_ptr<VirtioDevice> device, const GuestMe
       memory_(memory),
       loop_(loop),
       shared_(std::move(shared)),
-      kicks_(std::move(kicks)),
-      status_(device_->offered_features()) {
+      status_(shared_->status),
+      kicks_(std::move(kicks)) {
   queues_.resize(device_->num_queues());
   for (QueueConfig& q : queues_) {
     q.max_size = device_->max_queue_size();
@@ -71,12 +74,63 @@ void TransportCore::kick(uint32_t queue) {
   [[maybe_unused]] ssize_t n = ::write(kicks_[queue].get(), &one, sizeof(one));
 }
 
-uint8_t TransportCore::status() const {
-  return status_.status() | (shared_->needs_reset.load(std::memory_order_acquire) ? VIRTIO_CONFIG_S_NEEDS_RESET : 0);
+namespace {
+// The 64-bit guest address a queue field names the low or high half of (nullptr for size / ready).
+template <typename Config>  // QueueConfig or const QueueConfig
+auto* address_of(Config& q, QueueField field) {
+  switch (field) {
+    case QueueField::kDescLow:
+    case QueueField::kDescHigh:
+      return &q.desc;
+    case QueueField::kDriverLow:
+    case QueueField::kDriverHigh:
+      return &q.driver;
+    case QueueField::kDeviceLow:
+    case QueueField::kDeviceHigh:
+      return &q.device;
+    default:
+      return static_cast<decltype(&q.desc)>(nullptr);
+  }
 }
 
-uint32_t TransportCore::config_generation() const {
-  return status_.config_generation() + shared_->config_changes.load(std::memory_order_acquire);
+constexpr const char* kQueueFieldNames[] = {"size",      "ready",     "enable",    "desc_lo",  "desc_hi",
+                                            "driver_lo", "driver_hi", "device_lo", "device_hi"};
+
+bool is_high_half(QueueField field) {
+  return field == QueueField::kDescHigh || field == QueueField::kDriverHigh || field == QueueField::kDeviceHigh;
+}
+}  // namespace
+
+bool TransportCore::write_queue(uint32_t index, QueueField field, uint32_t value) {
+  QueueConfig* q = queue(index);
+  if (!q) return false;
+  if (field == QueueField::kReady && value == 0) {  // mmio: withdrawing a queue is always allowed
+    q->ready = false;
+    return true;
+  }
+  if (!status_.queue_setup_allowed() || q->ready) {
+    FRANCA_WARN_RATELIMITED("{}: queue {} {} written outside the setup window", id(), index,
+                            kQueueFieldNames[static_cast<size_t>(field)]);
+    return false;
+  }
+  if (field == QueueField::kSize) {
+    q->size = static_cast<uint16_t>(std::min<uint32_t>(value, 0xffff));
+  } else if (field == QueueField::kReady || field == QueueField::kEnable) {
+    q->ready = value == 1;
+  } else {
+    uint64_t& a = *address_of(*q, field);
+    a = is_high_half(field) ? (a & 0xffffffff) | (uint64_t{value} << 32) : (a & ~uint64_t{0xffffffff}) | value;
+  }
+  return true;
+}
+
+uint32_t TransportCore::read_queue(uint32_t index, QueueField field) const {
+  if (index >= queues_.size()) return 0;
+  const QueueConfig& q = queues_[index];
+  if (field == QueueField::kSize) return q.size;
+  if (field == QueueField::kReady || field == QueueField::kEnable) return q.ready ? 1 : 0;
+  const uint64_t a = *address_of(q, field);
+  return static_cast<uint32_t>(is_high_half(field) ? a >> 32 : a);
 }
 
 void TransportCore::write_config(uint64_t offset, std::span<const uint8_t> data) {
@@ -87,6 +141,9 @@ void TransportCore::fail(std::string_view why) { shared_->fail(why); }
 
 DeviceStatus::Transition TransportCore::write_status(uint8_t value) {
   using T = DeviceStatus::Transition;
+  // A reset stops the data path first, so a NEEDS_RESET it raises while stopping
+  // is cleared by the status write below rather than outliving the reset.
+  if (value == 0) stop_device();
   const T t = status_.write_status(value);
   switch (t) {
     case T::kReset:
@@ -150,7 +207,6 @@ void TransportCore::stop_device() {
 void TransportCore::reset() {
   stop_device();
   for (QueueConfig& q : queues_) q.reset();
-  shared_->needs_reset.store(false, std::memory_order_release);
   for (Fd& k : kicks_) {  // drop stale kicks
     uint64_t count;
     [[maybe_unused]] ssize_t n = ::read(k.get(), &count, sizeof(count));

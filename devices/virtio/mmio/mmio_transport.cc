@@ -5,6 +5,7 @@
 #include <linux/virtio_mmio.h>
 
 #include <cstring>
+#include <optional>
 
 #include "vmm/core/log.h"
 
@@ -18,6 +19,30 @@ uint32_t load_le(std::span<const uint8_t> data) {
   uint32_t v = 0;
   std::memcpy(&v, data.data(), std::min<size_t>(data.size(), 4));
   return v;
+}
+
+// The queue register at `offset`; none for legacy-only or unknown registers (ignored).
+std::optional<QueueField> queue_field(uint64_t offset) {
+  switch (offset) {
+    case VIRTIO_MMIO_QUEUE_NUM:
+      return QueueField::kSize;
+    case VIRTIO_MMIO_QUEUE_READY:
+      return QueueField::kReady;
+    case VIRTIO_MMIO_QUEUE_DESC_LOW:
+      return QueueField::kDescLow;
+    case VIRTIO_MMIO_QUEUE_DESC_HIGH:
+      return QueueField::kDescHigh;
+    case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
+      return QueueField::kDriverLow;
+    case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
+      return QueueField::kDriverHigh;
+    case VIRTIO_MMIO_QUEUE_USED_LOW:
+      return QueueField::kDeviceLow;
+    case VIRTIO_MMIO_QUEUE_USED_HIGH:
+      return QueueField::kDeviceHigh;
+    default:
+      return std::nullopt;
+  }
 }
 }  // namespace
 
@@ -106,7 +131,7 @@ uint32_t MmioTransport::read_register(uint64_t offset) {
     case VIRTIO_MMIO_QUEUE_NUM_MAX:
       return q ? q->max_size : 0;
     case VIRTIO_MMIO_QUEUE_READY:
-      return q && q->ready ? 1 : 0;
+      return core_->read_queue(queue_sel_, QueueField::kReady);
     case VIRTIO_MMIO_INTERRUPT_STATUS:
       return irq_->interrupt_status.load(std::memory_order_acquire);
     case VIRTIO_MMIO_STATUS:
@@ -153,46 +178,8 @@ void MmioTransport::write_register(uint64_t offset, uint32_t value) {
       }
       return;
     default:
-      write_queue_register(offset, value);
-  }
-}
-
-// Queue registers: only in the setup window (FEATURES_OK, not DRIVER_OK) and
-// while the queue is not ready; QueueReady=0 is always accepted.
-void MmioTransport::write_queue_register(uint64_t offset, uint32_t value) {
-  QueueConfig* q = core_->queue(queue_sel_);
-  if (!q) return;
-  if (offset == VIRTIO_MMIO_QUEUE_READY && value == 0) {
-    q->ready = false;
-    return;
-  }
-  if (!core_->queue_setup_allowed() || q->ready) {
-    FRANCA_WARN_RATELIMITED("{}: queue register {:#x} written outside the setup window", core_->id(), offset);
-    return;
-  }
-  auto set_low = [value](uint64_t& a) { a = (a & ~uint64_t{0xffffffff}) | value; };
-  auto set_high = [value](uint64_t& a) { a = (a & 0xffffffff) | (uint64_t{value} << 32); };
-  switch (offset) {
-    case VIRTIO_MMIO_QUEUE_NUM:
-      q->size = static_cast<uint16_t>(std::min<uint32_t>(value, 0xffff));
+      if (const auto field = queue_field(offset)) core_->write_queue(queue_sel_, *field, value);
       return;
-    case VIRTIO_MMIO_QUEUE_READY:
-      q->ready = value == 1;
-      return;
-    case VIRTIO_MMIO_QUEUE_DESC_LOW:
-      return set_low(q->desc);
-    case VIRTIO_MMIO_QUEUE_DESC_HIGH:
-      return set_high(q->desc);
-    case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
-      return set_low(q->driver);
-    case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
-      return set_high(q->driver);
-    case VIRTIO_MMIO_QUEUE_USED_LOW:
-      return set_low(q->device);
-    case VIRTIO_MMIO_QUEUE_USED_HIGH:
-      return set_high(q->device);
-    default:
-      return;  // legacy-only or unknown registers: ignored
   }
 }
 

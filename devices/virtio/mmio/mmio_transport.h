@@ -52,7 +52,6 @@ class MmioTransport : public BusDevice {
 
   uint32_t read_register(uint64_t offset);
   void write_register(uint64_t offset, uint32_t value);
-  void write_queue_register(uint64_t offset, uint32_t value);
 
   std::unique_ptr<TransportCore> core_;
   std::shared_ptr<Irq> irq_;

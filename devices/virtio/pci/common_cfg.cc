@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "devices/virtio/pci/pci_transport.h"
 #include "vmm/core/log.h"
@@ -32,15 +33,36 @@ constexpr Field kFields[] = {
     {62, 2} /* admin_queue_num */,
 };
 
-uint32_t low(uint64_t v) { return static_cast<uint32_t>(v); }
-uint32_t high(uint64_t v) { return static_cast<uint32_t>(v >> 32); }
-void set_low(uint64_t& a, uint32_t v) { a = (a & ~uint64_t{0xffffffff}) | v; }
-void set_high(uint64_t& a, uint32_t v) { a = (a & 0xffffffff) | (uint64_t{v} << 32); }
+// The queue field at common cfg offset `field`; none for queue_msix_vector (the
+// transport's own), queue_notify_off (read-only) and what is not offered.
+std::optional<QueueField> queue_field(uint32_t field) {
+  switch (field) {
+    case VIRTIO_PCI_COMMON_Q_SIZE:
+      return QueueField::kSize;
+    case VIRTIO_PCI_COMMON_Q_ENABLE:
+      return QueueField::kEnable;
+    case VIRTIO_PCI_COMMON_Q_DESCLO:
+      return QueueField::kDescLow;
+    case VIRTIO_PCI_COMMON_Q_DESCHI:
+      return QueueField::kDescHigh;
+    case VIRTIO_PCI_COMMON_Q_AVAILLO:
+      return QueueField::kDriverLow;
+    case VIRTIO_PCI_COMMON_Q_AVAILHI:
+      return QueueField::kDriverHigh;
+    case VIRTIO_PCI_COMMON_Q_USEDLO:
+      return QueueField::kDeviceLow;
+    case VIRTIO_PCI_COMMON_Q_USEDHI:
+      return QueueField::kDeviceHigh;
+    default:
+      return std::nullopt;
+  }
+}
 
 }  // namespace
 
 uint64_t VirtioPciTransport::common_get(uint32_t field) {
-  QueueConfig* q = core_->queue(queue_sel_);
+  if (const auto qf = queue_field(field)) return core_->read_queue(queue_sel_, *qf);
+  const QueueConfig* q = core_->queue(queue_sel_);
   switch (field) {
     case VIRTIO_PCI_COMMON_DFSELECT:
       return device_features_sel_;
@@ -51,7 +73,7 @@ uint64_t VirtioPciTransport::common_get(uint32_t field) {
     case VIRTIO_PCI_COMMON_GF:
       return driver_features_sel_ < 2 ? core_->driver_features() >> (32 * driver_features_sel_) & 0xffffffff : 0;
     case VIRTIO_PCI_COMMON_MSIX:
-      return irq_->config_vector.load();
+      return irq_->config_vector();
     case VIRTIO_PCI_COMMON_NUMQ:
       return core_->num_queues();
     case VIRTIO_PCI_COMMON_STATUS:
@@ -60,26 +82,10 @@ uint64_t VirtioPciTransport::common_get(uint32_t field) {
       return core_->config_generation() & 0xff;
     case VIRTIO_PCI_COMMON_Q_SELECT:
       return queue_sel_;
-    case VIRTIO_PCI_COMMON_Q_SIZE:
-      return q ? q->size : 0;
     case VIRTIO_PCI_COMMON_Q_MSIX:
       return q ? q->msix_vector : VIRTIO_MSI_NO_VECTOR;
-    case VIRTIO_PCI_COMMON_Q_ENABLE:
-      return q && q->ready ? 1 : 0;
     case VIRTIO_PCI_COMMON_Q_NOFF:
       return q ? queue_sel_ : 0;
-    case VIRTIO_PCI_COMMON_Q_DESCLO:
-      return q ? low(q->desc) : 0;
-    case VIRTIO_PCI_COMMON_Q_DESCHI:
-      return q ? high(q->desc) : 0;
-    case VIRTIO_PCI_COMMON_Q_AVAILLO:
-      return q ? low(q->driver) : 0;
-    case VIRTIO_PCI_COMMON_Q_AVAILHI:
-      return q ? high(q->driver) : 0;
-    case VIRTIO_PCI_COMMON_Q_USEDLO:
-      return q ? low(q->device) : 0;
-    case VIRTIO_PCI_COMMON_Q_USEDHI:
-      return q ? high(q->device) : 0;
     default:
       return 0;  // notification data, queue_reset, admin queues: not offered
   }
@@ -102,7 +108,7 @@ void VirtioPciTransport::common_set(uint32_t field, uint32_t value) {
       core_->set_driver_features(driver_features_sel_, value);
       return;
     case VIRTIO_PCI_COMMON_MSIX:
-      irq_->config_vector.store(checked_vector(value), std::memory_order_release);
+      irq_->set_config_vector(checked_vector(value));
       return;
     case VIRTIO_PCI_COMMON_STATUS:
       if (core_->write_status(static_cast<uint8_t>(value)) == DeviceStatus::Transition::kReset) reset_transport();
@@ -116,43 +122,14 @@ void VirtioPciTransport::common_set(uint32_t field, uint32_t value) {
   }
 }
 
-// Queue fields: the vector any time; the rest only in the setup window while the queue is disabled.
+// queue_msix_vector any time; the other queue fields through the shared queue-register policy.
 void VirtioPciTransport::set_queue_field(QueueConfig& q, uint32_t field, uint32_t value) {
   if (field == VIRTIO_PCI_COMMON_Q_MSIX) {
     q.msix_vector = checked_vector(value);
-    irq_->queue_vectors[queue_sel_].store(q.msix_vector, std::memory_order_release);
+    irq_->set_queue_vector(queue_sel_, q.msix_vector);
     return;
   }
-  const bool setup = core_->queue_setup_allowed() && !q.ready;
-  const bool known =
-      field >= VIRTIO_PCI_COMMON_Q_SIZE && field <= VIRTIO_PCI_COMMON_Q_USEDHI && field != VIRTIO_PCI_COMMON_Q_NOFF;
-  if (!known) return;  // read-only or not offered
-  if (!setup) {
-    FRANCA_WARN_RATELIMITED("{}: common cfg {:#x} written outside the queue setup window", core_->id(), field);
-    return;
-  }
-  switch (field) {
-    case VIRTIO_PCI_COMMON_Q_SIZE:
-      q.size = static_cast<uint16_t>(value);
-      return;
-    case VIRTIO_PCI_COMMON_Q_ENABLE:
-      q.ready = value == 1;
-      return;
-    case VIRTIO_PCI_COMMON_Q_DESCLO:
-      return set_low(q.desc, value);
-    case VIRTIO_PCI_COMMON_Q_DESCHI:
-      return set_high(q.desc, value);
-    case VIRTIO_PCI_COMMON_Q_AVAILLO:
-      return set_low(q.driver, value);
-    case VIRTIO_PCI_COMMON_Q_AVAILHI:
-      return set_high(q.driver, value);
-    case VIRTIO_PCI_COMMON_Q_USEDLO:
-      return set_low(q.device, value);
-    case VIRTIO_PCI_COMMON_Q_USEDHI:
-      return set_high(q.device, value);
-    default:
-      return;
-  }
+  if (const auto qf = queue_field(field)) core_->write_queue(queue_sel_, *qf, value);
 }
 
 void VirtioPciTransport::common_read(uint64_t offset, std::span<uint8_t> data) {

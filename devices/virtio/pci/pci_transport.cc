@@ -38,16 +38,11 @@ uint32_t class_code(uint32_t type) {
 Result<std::shared_ptr<VirtioPciTransport>> VirtioPciTransport::create(std::shared_ptr<VirtioDevice> device,
                                                                        const GuestMemory& memory, EventLoop& loop,
                                                                        Wiring wiring) {
-  auto irq = std::make_shared<PciInterrupt>();
   const uint16_t vectors = std::min<uint16_t>(device->num_queues() + 1, pci::Msix::kMaxVectors);
-  irq->msix = std::make_shared<pci::Msix>(vectors, wiring.msi);
-  irq->intx = wiring.intx;
-  irq->queues = device->num_queues();
-  irq->queue_vectors = std::make_unique<std::atomic<uint16_t>[]>(irq->queues);
-  irq->reset();
+  auto msix = std::make_shared<pci::Msix>(vectors, wiring.msi);
+  auto irq = std::make_shared<PciInterrupt>(msix, wiring.intx, device->num_queues());
   auto core = TransportCore::create(std::move(device), memory, loop, irq);
   if (!core) return std::unexpected(core.error());
-  auto msix = irq->msix;
   return std::shared_ptr<VirtioPciTransport>(
       new VirtioPciTransport(std::move(*core), std::move(irq), std::move(msix), std::move(wiring)));
 }

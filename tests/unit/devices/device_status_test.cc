@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 #include <linux/virtio_config.h>
 
+#include <atomic>
+#include <thread>
+
 namespace franca::virtio {
 namespace {
 
@@ -110,6 +113,36 @@ TEST(DeviceStatus, FailedIsReported) {
   DeviceStatus d(kOffered);
   d.write_status(kAck);
   EXPECT_EQ(d.write_status(kAck | VIRTIO_CONFIG_S_FAILED), T::kFailed);
+}
+
+// The loop thread bumps the generation (config changes) while a vCPU resets the device.
+TEST(DeviceStatus, GenerationBumpsFromTwoThreadsAreAllCounted) {
+  constexpr uint32_t kBumps = 100000;
+  DeviceStatus d(kOffered);
+  const uint32_t start = d.config_generation();
+  std::thread loop([&d] {
+    for (uint32_t i = 0; i < kBumps; ++i) d.bump_config_generation();
+  });
+  for (uint32_t i = 0; i < kBumps; ++i) d.write_status(0);  // each reset bumps too
+  loop.join();
+  EXPECT_EQ(d.config_generation(), start + 2 * kBumps);
+}
+
+// NEEDS_RESET set on the loop thread while a vCPU keeps writing status (no reset) survives.
+TEST(DeviceStatus, NeedsResetFromAnotherThreadSurvivesStatusWrites) {
+  constexpr uint8_t kRunning = kAck | kDriver | kFeaturesOk | kDriverOk;
+  DeviceStatus d(kOffered);
+  negotiate(d, kVersion1);
+  d.write_status(kRunning);
+  std::atomic<bool> set{false};
+  std::thread loop([&] {
+    d.set_needs_reset();
+    set = true;
+  });
+  while (!set) d.write_status(kRunning);  // Linux's read-modify-write of the status byte
+  loop.join();
+  EXPECT_TRUE(d.needs_reset());
+  EXPECT_TRUE(d.status() & kDriverOk);
 }
 
 }  // namespace
