@@ -5,7 +5,7 @@ make_initramfs initrd.gz '
 echo HANGING
 while :; do sleep 1000; done'
 start=$(date +%s)
-rc=$(run_franca serial.log --initrd initrd.gz --memory 256M --cpus 2 --timeout 45 2>franca.err)
+rc=$(run_franca serial.log --initrd initrd.gz --memory 256M --cpus 2 --timeout 75 2>franca.err)
 cat franca.err
 expect_eq "$rc" 124 "exit status"
 grep -aq HANGING serial.log || fail "guest never reached its init"
