@@ -89,7 +89,7 @@ class Vm {
   Bus pio_bus_{"pio"};
   Bus mmio_bus_{"mmio"};
   std::unique_ptr<EventLoop> loop_;
-  std::thread loop_thread_;
+  std::jthread loop_thread_;  // vmm-io, from start_thread
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::shared_ptr<Serial8250> serial_;
   int serial_out_fd_ = -1;
