@@ -381,9 +381,14 @@ int Vm::run() {
     spdlog::error("{}", r.error().message);
     return kExitHostError;
   }
-  loop_thread_ =
-      start_thread({.name = "vmm-io", .on_fault = [this] { request_stop(StopReason::kError, kExitHostError); }},
-                   [this](std::stop_token) { loop_->run(); });
+  // A fenced exception stops the VM, and the loop dispatches again: shutdown()
+  // still resets the devices through it (EventLoop::invoke) and stops it. A
+  // second exception is not fenced (std::terminate).
+  const auto on_fault = [this] {
+    request_stop(StopReason::kError, kExitHostError);
+    loop_->run();
+  };
+  loop_thread_ = start_thread({.name = "vmm-io", .on_fault = on_fault}, [this](std::stop_token) { loop_->run(); });
   spdlog::info("starting {} vCPU(s)", vcpus_.size());
   for (auto& vcpu : vcpus_) vcpu->start();
   start_api();

@@ -1,8 +1,13 @@
 // start_thread: the name, the signal mask and the exception fence.
 #include "vmm/core/thread.h"
 
+#include "vmm/core/event_loop.h"
+#include "vmm/core/fd.h"
+
 #include <gtest/gtest.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -121,6 +126,35 @@ TEST(StartThread, PassesTheStopToken) {
   thread.request_stop();
   thread.join();
   EXPECT_TRUE(stopped);
+}
+
+// What Vm::run() does for vmm-io: on_fault runs the loop again, so invoke() and
+// stop() from the shutdown still reach it after an fd callback threw.
+TEST(StartThread, ALoopRunAgainFromOnFaultServesInvokeAndStop) {
+  CapturedLog log;
+  auto loop = std::move(*EventLoop::create());
+  Fd event(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  ASSERT_TRUE(loop->add(event.get(), EPOLLIN, [&](uint32_t) {
+    loop->remove(event.get());
+    throw std::runtime_error("callback");
+  }));
+  std::atomic<int> faults{0};
+  auto thread = start_thread({.name = "vmm-io",
+                              .on_fault =
+                                  [&] {
+                                    ++faults;
+                                    loop->run();
+                                  }},
+                             [&](std::stop_token) { loop->run(); });
+  const uint64_t one = 1;
+  ASSERT_EQ(::write(event.get(), &one, sizeof(one)), 8);
+  while (faults == 0) std::this_thread::yield();
+  bool ran = false;
+  loop->invoke([&] { ran = true; });
+  loop->stop();
+  thread.join();
+  EXPECT_TRUE(ran);
+  EXPECT_EQ(log.text(), "vmm-io: callback; stopping the VM\n");
 }
 
 }  // namespace
