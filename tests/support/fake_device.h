@@ -21,6 +21,7 @@ class FakeDevice : public virtio::VirtioDevice {
     std::string id = "fake0";
     uint64_t features = uint64_t{1} << VIRTIO_F_VERSION_1;  // offered
     uint16_t queues = 2;
+    bool signal_on_activate = false;  // signal_used on the first enabled queue when activated
   };
   FakeDevice() = default;
   explicit FakeDevice(Options options) : options_(std::move(options)) {}
@@ -35,6 +36,7 @@ class FakeDevice : public virtio::VirtioDevice {
     for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(0xa0 + offset + i);
   }
   Result<void> activate(virtio::DeviceContext ctx) override {
+    if (options_.signal_on_activate && !ctx.queues.empty()) ctx.interrupt->signal_used(ctx.queues[0].index);
     ctx_ = std::make_unique<virtio::DeviceContext>(std::move(ctx));
     activations++;
     return {};
