@@ -2,7 +2,9 @@
 // shutdown order (STYLE.md "Threads and ownership"):
 //   build: validate inputs -> KVM VM + irqchip + PIT -> guest RAM -> firmware
 //          (ACPI, kernel, initrd, boot_params) -> devices on buses -> vCPUs
-//   shutdown: stop the control API -> stop vCPUs -> stop the I/O loop -> devices -> unmap memory.
+//   shutdown: stop the control API -> stop vCPUs -> stop device data paths (on the
+//             loop) -> stop the I/O loop -> destroy devices -> unmap memory
+//   (docs/design.md "Stop and shutdown").
 #pragma once
 
 #include <chrono>
