@@ -11,12 +11,21 @@
 #include <string_view>
 #include <variant>
 
+#include "vmm/core/thread.h"
+
 namespace franca {
 namespace {
 
 const int kKickSignal = SIGRTMIN;
 
 void on_kick(int) {}
+
+// PauseGate::finished() however the vCPU's body ends, a fenced exception
+// included: a pause() or inspect() waiting for the vCPU to park returns.
+struct FinishedOnExit {
+  PauseGate& gate;
+  ~FinishedOnExit() { gate.finished(); }
+};
 
 template <class... Ts>
 struct Overloaded : Ts... {
@@ -34,16 +43,13 @@ void Vcpu::install_kick_handler() {
 
 void Vcpu::start() {
   gate_.started();  // before the thread exists: a pause() from now on waits for it
-  thread_ = std::thread([this] {
-    const std::string name = "vcpu" + std::to_string(id_);
-    pthread_setname_np(pthread_self(), name.c_str());
+  ThreadSpec spec{.name = "vcpu" + std::to_string(id_), .unblocked = {kKickSignal}, .on_fault = [this] {
+                    stop_(StopReason::kError, kExitHostError);
+                  }};
+  thread_ = start_thread(std::move(spec), [this](std::stop_token) {
+    const FinishedOnExit finished{gate_};
     tid_.store(gettid(), std::memory_order_relaxed);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, kKickSignal);
-    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
     run_loop();
-    gate_.finished();
   });
 }
 

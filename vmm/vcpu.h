@@ -65,7 +65,7 @@ class Vcpu {
   // The stop flag and the pause handshake; holding off is KVM immediate_exit.
   PauseGate gate_{[this](bool on) { kvm_.set_immediate_exit(on); }};
   std::atomic<pid_t> tid_{0};
-  std::thread thread_;  // joined in join(); never detached
+  std::jthread thread_;  // vcpu<N>, from start_thread; joined in join(); never detached
 };
 
 }  // namespace franca

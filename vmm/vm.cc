@@ -29,6 +29,7 @@
 #include "firmware/reset_vector.h"
 #include "vmm/api/api_server.h"
 #include "vmm/core/log.h"
+#include "vmm/core/thread.h"
 #include "vmm/host_memory.h"
 #include "vmm/host_terminal.h"
 #include "vmm/pci_host.h"
@@ -275,10 +276,7 @@ Result<void> Vm::setup_vcpus(const Kvm& kvm) {
 
 Result<void> Vm::setup_host_events() {
   // SIGINT/SIGTERM are blocked in every thread (see run()) and read here.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
+  const sigset_t signals = vmm_blocked_signals();
   Fd sfd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sfd.valid()) return errno_error("signalfd");
   const int sfd_raw = sfd.get();
@@ -375,20 +373,22 @@ void Vm::request_stop(StopReason reason, int exit_code) {
 }
 
 int Vm::run() {
-  // Block SIGINT/SIGTERM before any thread starts so only the signalfd sees them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
+  // Block SIGINT/SIGTERM in main too so only the signalfd sees them (start_thread
+  // blocks them in every thread it starts).
+  const sigset_t signals = vmm_blocked_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   if (auto r = setup_host_events(); !r) {
     spdlog::error("{}", r.error().message);
     return kExitHostError;
   }
-  loop_thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "vmm-io");
+  // A fenced exception stops the VM, and the loop dispatches again: shutdown()
+  // still resets the devices through it (EventLoop::invoke) and stops it. A
+  // second exception is not fenced (std::terminate).
+  const auto on_fault = [this] {
+    request_stop(StopReason::kError, kExitHostError);
     loop_->run();
-  });
+  };
+  loop_thread_ = start_thread({.name = "vmm-io", .on_fault = on_fault}, [this](std::stop_token) { loop_->run(); });
   spdlog::info("starting {} vCPU(s)", vcpus_.size());
   for (auto& vcpu : vcpus_) vcpu->start();
   start_api();

@@ -2,7 +2,9 @@
 // shutdown order (STYLE.md "Threads and ownership"):
 //   build: validate inputs -> KVM VM + irqchip + PIT -> guest RAM -> firmware
 //          (ACPI, kernel, initrd, boot_params) -> devices on buses -> vCPUs
-//   shutdown: stop the control API -> stop vCPUs -> stop the I/O loop -> devices -> unmap memory.
+//   shutdown: stop the control API -> stop vCPUs -> stop device data paths (on the
+//             loop) -> stop the I/O loop -> destroy devices -> unmap memory
+//   (docs/design.md "Stop and shutdown").
 #pragma once
 
 #include <chrono>
@@ -89,7 +91,7 @@ class Vm {
   Bus pio_bus_{"pio"};
   Bus mmio_bus_{"mmio"};
   std::unique_ptr<EventLoop> loop_;
-  std::thread loop_thread_;
+  std::jthread loop_thread_;  // vmm-io, from start_thread
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::shared_ptr<Serial8250> serial_;
   int serial_out_fd_ = -1;

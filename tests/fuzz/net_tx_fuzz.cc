@@ -37,6 +37,7 @@
 #include "devices/virtio/net/inprocess_path.h"
 #include "devices/virtio/net/vnet_hdr.h"
 #include "tests/support/driver_queue.h"
+#include "tests/support/recording_interrupt.h"
 #include "vmm/core/event_loop.h"
 #include "vmm/core/fd.h"
 
@@ -85,12 +86,6 @@ class Input {
  private:
   const uint8_t* data_;
   size_t size_;
-};
-
-class NullInterrupt : public Interrupt {
- public:
-  void signal_used(uint16_t) override {}
-  void signal_config() override {}
 };
 
 uint64_t features_from(uint8_t flags, uint8_t offloads) {
@@ -231,7 +226,7 @@ void run(Input& in) {
   check(loop && rxq && txq);
   const Fd rx_kick(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), tx_kick(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   ActiveQueue rx{0, std::move(*rxq), rx_kick.get()}, tx{1, std::move(*txq), tx_kick.get()};
-  NullInterrupt irq;
+  franca::testing::RecordingInterrupt irq;
   PairCounters counters;
   bool failed = false;
   const bool link = !(flags & kLinkDown);

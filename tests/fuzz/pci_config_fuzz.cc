@@ -9,11 +9,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <thread>
 
 #include "devices/pci/root.h"
 #include "devices/virtio/pci/pci_transport.h"
+#include "tests/support/fake_device.h"
 #include "tests/support/fake_irq.h"
+#include "tests/support/loop_thread.h"
 #include "tests/unit/devices/pci/pci_fakes.h"
 
 namespace {
@@ -23,39 +24,18 @@ using namespace franca::virtio;
 
 constexpr uint64_t kBase = 0xc0000000;
 
-class FuzzDevice : public VirtioDevice {
- public:
-  uint32_t device_type() const override { return 2; }
-  const std::string& id() const override { return id_; }
-  uint64_t offered_features() const override { return uint64_t{1} << 32; }
-  std::span<const FeatureName> feature_names() const override { return {}; }
-  uint16_t num_queues() const override { return 2; }
-  void read_config(uint64_t offset, std::span<uint8_t> data) override {
-    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(offset + i);
-  }
-  Result<void> activate(DeviceContext ctx) override {
-    if (!ctx.queues.empty()) ctx.interrupt->signal_used(ctx.queues[0].index);
-    return {};
-  }
-  void reset() override {}
-
- private:
-  std::string id_ = "fuzz0";
-};
+using franca::testing::FakeDevice;
 
 // One loop thread for the whole run (activation is posted to it). Never
-// destroyed: the detached loop thread runs until the process exits.
+// destroyed: the loop runs until the process exits.
 struct Env {
-  Env() : ram(1 << 16), loop(std::move(*EventLoop::create())) {
+  Env() : ram(1 << 16) {
     MemoryRegion region{0, ram.size(), ram.data()};
     memory = GuestMemory::over({&region, 1});
-    thread = std::thread([this] { loop->run(); });
-    thread.detach();  // lives as long as the process
   }
   std::vector<uint8_t> ram;
   GuestMemory memory;
-  std::unique_ptr<EventLoop> loop;
-  std::thread thread;
+  testing::LoopThread loop;
 };
 
 size_t width_of(uint8_t w) { return size_t{1} << (w % 4); }  // 1, 2, 4, 8
@@ -67,8 +47,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto bars = std::make_shared<testing::FakeBarHost>();
   auto msi = std::make_shared<testing::FakeMsiSink>();
   auto intx = std::make_shared<testing::FakeIrq>();
-  auto transport =
-      *VirtioPciTransport::create(std::make_shared<FuzzDevice>(), env.memory, *env.loop, {bars, msi, intx, kBase});
+  auto transport = *VirtioPciTransport::create(
+      std::make_shared<FakeDevice>(FakeDevice::Options{.type = 2, .id = "fuzz0", .signal_on_activate = true}),
+      env.memory, env.loop.loop(), {bars, msi, intx, kBase});
   if (!transport->map_bars()) std::abort();
   pci::PciRoot root;
   if (!root.add(transport)) std::abort();

@@ -3,7 +3,6 @@
 #include "vmm/api/api_server.h"
 
 #include <poll.h>
-#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,6 +16,7 @@
 #include "vmm/api/dispatch.h"
 #include "vmm/api/unix_socket.h"
 #include "vmm/core/log.h"
+#include "vmm/core/thread.h"
 
 namespace franca::api {
 namespace {
@@ -147,14 +147,9 @@ ApiServer::~ApiServer() {
 }
 
 void ApiServer::start(ApiTarget& target) {
-  thread_ = std::jthread([this, &target](std::stop_token stop) {
-    pthread_setname_np(pthread_self(), "api");
-    try {
-      serve(stop, target);
-    } catch (const std::exception& e) {
-      spdlog::error("api: {}; the control socket is closed", e.what());
-    }
-  });
+  // A fenced exception ends only the control socket; the guest runs on.
+  thread_ = start_thread({.name = "api", .fault_effect = "the control socket is closed"},
+                         [this, &target](std::stop_token stop) { serve(stop, target); });
 }
 
 void ApiServer::serve(std::stop_token stop, ApiTarget& target) {

@@ -24,25 +24,23 @@
 #include <gtest/gtest.h>
 
 #include "devices/virtio/block/block.h"
+#include "tests/support/device_context.h"
 #include "tests/support/driver_queue.h"
+#include "tests/support/loop_thread.h"
+#include "tests/support/recording_interrupt.h"
 #include "tests/unit/devices/virtio/block/block_test_support.h"
-#include "vmm/core/event_loop.h"
 #include "vmm/core/fd.h"
 
 namespace franca::virtio::testing {
 
+using franca::testing::DeviceContextBuilder;
 using franca::testing::DriverBuffer;
 using franca::testing::DriverQueue;
+using franca::testing::FailureLog;
+using franca::testing::LoopThread;
+using franca::testing::RecordingInterrupt;
 using franca::testing::TestRam;
 using franca::testing::UsedBuffer;
-
-class CountingInterrupt : public Interrupt {
- public:
-  void signal_used(uint16_t queue) override { ++used[queue % 4]; }
-  void signal_config() override { ++config; }
-  std::atomic<int> used[4] = {0, 0, 0, 0};
-  std::atomic<int> config{0};
-};
 
 // Packed ring?, io_uring engine?
 using DeviceParam = std::tuple<bool, bool>;
@@ -55,17 +53,9 @@ class BlockDeviceTest : public ::testing::TestWithParam<DeviceParam> {
   bool packed() const { return std::get<0>(GetParam()); }
   bool uring() const { return std::get<1>(GetParam()); }
 
-  void SetUp() override {
-    auto loop = EventLoop::create();
-    ASSERT_TRUE(loop.has_value());
-    loop_ = std::move(*loop);
-    thread_ = std::thread([this] { loop_->run(); });
-  }
-
   void TearDown() override {
     if (blk_) on_loop([this] { blk_->reset(); });
-    loop_->stop();
-    thread_.join();
+    loop_.stop();
     blk_.reset();
   }
 
@@ -103,31 +93,16 @@ class BlockDeviceTest : public ::testing::TestWithParam<DeviceParam> {
   }
 
   DeviceContext context() {
-    DeviceContext ctx;
-    ctx.memory = &ram_.memory();
-    ctx.loop = loop_.get();
-    ctx.features = blk_->offered_features() & ~(packed() ? 0 : uint64_t{1} << VIRTIO_F_RING_PACKED);
-    for (uint16_t i = 0; i < drivers_.size(); ++i) {
-      auto queue = Queue::activate(drivers_[i].config(), drivers_[i].features(), ram_.memory());
-      EXPECT_TRUE(queue.has_value());
-      ctx.queues.push_back({.index = i, .queue = std::move(*queue), .kick_fd = kicks_[i].get()});
-    }
-    ctx.interrupt = interrupt_;
-    ctx.fail = [this](std::string_view why) {
-      std::lock_guard lock(mutex_);
-      failures_.emplace_back(why);
-    };
-    return ctx;
+    DeviceContextBuilder ctx(loop_.loop());
+    ctx.memory(ram_.memory())
+        .features(blk_->offered_features() & ~(packed() ? 0 : uint64_t{1} << VIRTIO_F_RING_PACKED))
+        .interrupt(interrupt_)
+        .fail(failures_.recorder());
+    for (uint16_t i = 0; i < drivers_.size(); ++i) ctx.queue(i, drivers_[i], kicks_[i].get());
+    return ctx.build();
   }
 
-  void on_loop(const std::function<void()>& fn) {
-    std::promise<void> done;
-    loop_->post([&] {
-      fn();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
+  void on_loop(const std::function<void()>& fn) { loop_.sync(fn); }
 
   // Guest buffers live past every ring's indirect-table area.
   uint64_t alloc(uint32_t len) {
@@ -194,25 +169,20 @@ class BlockDeviceTest : public ::testing::TestWithParam<DeviceParam> {
     return used[0].len;
   }
 
-  std::vector<std::string> failures() {
-    std::lock_guard lock(mutex_);
-    return failures_;
-  }
+  std::vector<std::string> failures() { return failures_.reasons(); }
 
   static constexpr uint64_t kDataBase = 0x100000;
   static constexpr uint64_t kDataSize = 12 << 20;
 
   TempImage image_{kImageSize};
   TestRam ram_{kDataBase + kDataSize};
-  std::unique_ptr<EventLoop> loop_;
-  std::thread thread_;
+  LoopThread loop_;
   std::unique_ptr<Block> blk_;
   std::vector<DriverQueue> drivers_;
   std::vector<Fd> kicks_;
-  std::shared_ptr<CountingInterrupt> interrupt_ = std::make_shared<CountingInterrupt>();
+  std::shared_ptr<RecordingInterrupt> interrupt_ = std::make_shared<RecordingInterrupt>();
   uint64_t next_data_ = 0;
-  std::mutex mutex_;
-  std::vector<std::string> failures_;
+  FailureLog failures_;
 };
 
 inline std::string device_param_name(const ::testing::TestParamInfo<DeviceParam>& info) {

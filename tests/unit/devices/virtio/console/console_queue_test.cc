@@ -18,19 +18,22 @@
 #include <vector>
 
 #include "devices/virtio/console/console.h"
+#include "tests/support/device_context.h"
 #include "tests/support/driver_queue.h"
-#include "tests/unit/devices/virtio/console/console_test_support.h"
+#include "tests/support/loop_thread.h"
+#include "tests/support/recording_interrupt.h"
 #include "vmm/core/fd.h"
 
 namespace franca::virtio {
 namespace {
 
+using franca::testing::DeviceContextBuilder;
 using franca::testing::DriverQueue;
+using franca::testing::LoopThread;
+using franca::testing::RecordingInterrupt;
 using franca::testing::TestRam;
 using franca::testing::UsedBuffer;
-using testing::LoopThread;
-using testing::RecordingInterrupt;
-using testing::wait_until;
+using franca::testing::wait_until;
 
 constexpr uint64_t bit(unsigned n) { return uint64_t{1} << n; }
 constexpr uint64_t kRxData = 0x80000;
@@ -57,20 +60,18 @@ class ConsoleQueueTest : public ::testing::TestWithParam<bool> {
 
   void activate() {
     loop_.sync([&] {
-      DeviceContext ctx;
-      ctx.memory = &ram_.memory();
-      ctx.loop = &loop_.loop();
-      ctx.features = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_RING_F_EVENT_IDX) | bit(VIRTIO_CONSOLE_F_SIZE) |
-                     (packed() ? bit(VIRTIO_F_RING_PACKED) : 0);
-      ctx.interrupt = irq_;
-      ctx.fail = [this](std::string_view why) {
-        std::lock_guard lock(mutex_);
-        failure_ = why;
-      };
-      ctx.queues.push_back(
-          {Console::kRxQueue, std::move(*Queue::activate(rx_.config(), rx_.features(), ram_)), rx_kick_.get()});
-      ctx.queues.push_back(
-          {Console::kTxQueue, std::move(*Queue::activate(tx_.config(), tx_.features(), ram_)), tx_kick_.get()});
+      auto ctx = DeviceContextBuilder(loop_.loop())
+                     .memory(ram_.memory())
+                     .features(bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_RING_F_EVENT_IDX) | bit(VIRTIO_CONSOLE_F_SIZE) |
+                               (packed() ? bit(VIRTIO_F_RING_PACKED) : 0))
+                     .queue(Console::kRxQueue, rx_, rx_kick_.get())
+                     .queue(Console::kTxQueue, tx_, tx_kick_.get())
+                     .interrupt(irq_)
+                     .fail([this](std::string_view why) {
+                       std::lock_guard lock(mutex_);
+                       failure_ = why;
+                     })
+                     .build();
       ASSERT_TRUE(console_->activate(std::move(ctx)));
     });
   }

@@ -22,14 +22,18 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/devices/virtio/console/console_test_support.h"
+#include "tests/support/device_context.h"
+#include "tests/support/loop_thread.h"
+#include "tests/support/recording_interrupt.h"
 #include "vmm/core/fd.h"
 
 namespace franca::virtio {
 namespace {
 
-using testing::LoopThread;
-using testing::wait_until;
+using franca::testing::DeviceContextBuilder;
+using franca::testing::LoopThread;
+using franca::testing::RecordingInterrupt;
+using franca::testing::wait_until;
 
 constexpr uint64_t bit(unsigned n) { return uint64_t{1} << n; }
 
@@ -166,12 +170,12 @@ TEST(ConsoleConfigSpace, SetSizeRaisesConfigInterruptWhenSizeNegotiated) {
   Rig rig({.mode = ConsoleConfig::Mode::kNone, .path = {}});
   auto& loop = rig.loop;
   auto& console = rig.console;
-  auto irq = std::make_shared<testing::RecordingInterrupt>();
+  auto irq = std::make_shared<RecordingInterrupt>();
   loop.sync([&] {
-    DeviceContext ctx;
-    ctx.loop = &loop.loop();
-    ctx.features = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_CONSOLE_F_SIZE);
-    ctx.interrupt = irq;
+    auto ctx = DeviceContextBuilder(loop.loop())
+                   .features(bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_CONSOLE_F_SIZE))
+                   .interrupt(irq)
+                   .build();
     ASSERT_TRUE(console->activate(std::move(ctx)));
   });
   console->set_size(100, 30);
@@ -183,12 +187,9 @@ TEST(ConsoleConfigSpace, SetSizeWithoutSizeFeatureRaisesNothing) {
   Rig rig({.mode = ConsoleConfig::Mode::kNone, .path = {}});
   auto& loop = rig.loop;
   auto& console = rig.console;
-  auto irq = std::make_shared<testing::RecordingInterrupt>();
+  auto irq = std::make_shared<RecordingInterrupt>();
   loop.sync([&] {
-    DeviceContext ctx;
-    ctx.loop = &loop.loop();
-    ctx.features = bit(VIRTIO_F_VERSION_1);
-    ctx.interrupt = irq;
+    auto ctx = DeviceContextBuilder(loop.loop()).features(bit(VIRTIO_F_VERSION_1)).interrupt(irq).build();
     ASSERT_TRUE(console->activate(std::move(ctx)));
   });
   console->set_size(100, 30);

@@ -15,7 +15,9 @@
 #include <cstring>
 #include <thread>
 
+#include "tests/support/fake_device.h"
 #include "tests/support/fake_irq.h"
+#include "tests/support/loop_thread.h"
 
 namespace franca::virtio {
 namespace {
@@ -23,34 +25,7 @@ namespace {
 constexpr uint64_t kDeviceFeature = uint64_t{1} << 3;
 constexpr uint64_t kRamSize = 1 << 20;
 
-class FakeDevice : public VirtioDevice {
- public:
-  uint32_t device_type() const override { return 42; }
-  const std::string& id() const override { return id_; }
-  uint64_t offered_features() const override {
-    return kDeviceFeature | (uint64_t{1} << VIRTIO_RING_F_EVENT_IDX) | (uint64_t{1} << VIRTIO_F_VERSION_1);
-  }
-  std::span<const FeatureName> feature_names() const override { return {}; }
-  uint16_t num_queues() const override { return 2; }
-  void read_config(uint64_t offset, std::span<uint8_t> data) override {
-    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(0xa0 + offset + i);
-  }
-  Result<void> activate(DeviceContext ctx) override {
-    ctx_ = std::make_unique<DeviceContext>(std::move(ctx));
-    activations++;
-    return {};
-  }
-  void reset() override {
-    ctx_.reset();
-    resets++;
-  }
-  std::unique_ptr<DeviceContext> ctx_;
-  std::atomic<int> activations{0};
-  std::atomic<int> resets{0};
-
- private:
-  std::string id_ = "fake0";
-};
+using testing::FakeDevice;
 
 class MmioTransportTest : public ::testing::Test {
  protected:
@@ -58,15 +33,13 @@ class MmioTransportTest : public ::testing::Test {
     ram_.resize(kRamSize);
     MemoryRegion region{0, kRamSize, ram_.data()};
     memory_ = GuestMemory::over({&region, 1});
-    loop_ = std::move(*EventLoop::create());
-    loop_thread_ = std::thread([this] { loop_->run(); });
-    device_ = std::make_shared<FakeDevice>();
-    transport_ = *MmioTransport::create(device_, memory_, *loop_, irq_);
+    device_ = std::make_shared<FakeDevice>(FakeDevice::Options{
+        .features = kDeviceFeature | (uint64_t{1} << VIRTIO_RING_F_EVENT_IDX) | (uint64_t{1} << VIRTIO_F_VERSION_1)});
+    transport_ = *MmioTransport::create(device_, memory_, loop_.loop(), irq_);
   }
   void TearDown() override {
     transport_.reset();
-    loop_->stop();
-    loop_thread_.join();
+    loop_.stop();
   }
 
   uint32_t rd(uint64_t offset) {
@@ -120,8 +93,7 @@ class MmioTransportTest : public ::testing::Test {
 
   std::vector<uint8_t> ram_;
   GuestMemory memory_;
-  std::unique_ptr<EventLoop> loop_;
-  std::thread loop_thread_;
+  testing::LoopThread loop_;
   std::shared_ptr<testing::FakeIrq> irq_ = std::make_shared<testing::FakeIrq>();
   std::shared_ptr<FakeDevice> device_;
   std::shared_ptr<MmioTransport> transport_;
@@ -204,7 +176,7 @@ TEST_F(MmioTransportTest, RingOutsideRamSetsNeedsResetWithConfigInterrupt) {
 
 TEST_F(MmioTransportTest, DeviceFailureSetsNeedsReset) {
   probe_to_driver_ok();
-  loop_->invoke([this] { device_->ctx_->fail("test corruption"); });
+  loop_.loop().invoke([this] { device_->ctx_->fail("test corruption"); });
   EXPECT_TRUE(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 

@@ -25,19 +25,26 @@
 #include "devices/virtio/net/net.h"
 #include "devices/virtio/net/virtio_net_uapi.h"
 #include "devices/virtio/net/vnet_hdr.h"
+#include "tests/support/device_context.h"
 #include "tests/support/driver_queue.h"
 #include "tests/support/fake_vhost.h"
-#include "tests/unit/devices/virtio/console/console_test_support.h"
+#include "tests/support/loop_thread.h"
+#include "tests/support/recording_interrupt.h"
 #include "vmm/core/fd.h"
 
 namespace franca::virtio::testing {
 
+using franca::testing::DeviceContextBuilder;
 using franca::testing::DriverBuffer;
 using franca::testing::DriverQueue;
 using franca::testing::DriverQueueOptions;
+using franca::testing::FailureLog;
 using franca::testing::FakeVhost;
+using franca::testing::LoopThread;
+using franca::testing::RecordingInterrupt;
 using franca::testing::TestRam;
 using franca::testing::UsedBuffer;
+using franca::testing::wait_until;
 
 constexpr uint64_t bit(unsigned n) { return uint64_t{1} << n; }
 
@@ -79,15 +86,6 @@ inline std::vector<uint8_t> packet(const virtio_net_hdr_v1& h, const std::vector
   std::ranges::copy(frame, out.begin() + sizeof(h));
   return out;
 }
-
-class NetInterrupt : public Interrupt {
- public:
-  static constexpr size_t kQueues = 8;
-  void signal_used(uint16_t queue) override { ++used[queue % kQueues]; }
-  void signal_config() override { ++config; }
-  std::atomic<int> used[kQueues] = {};
-  std::atomic<int> config{0};
-};
 
 // Opens FakeVhost instances as /dev/vhost-net would be opened, keeping each
 // one's log (which outlives it) and a pointer to the newest (valid while the
@@ -192,21 +190,10 @@ class NetFixture : public ::testing::Test {
     ASSERT_TRUE(result.has_value()) << result.error().message;
   }
   DeviceContext context() {
-    DeviceContext ctx;
-    ctx.memory = &ram_.memory();
-    ctx.loop = &loop_.loop();
-    ctx.features = features_;
-    for (uint16_t i = 0; i < drivers_.size(); ++i) {
-      auto queue = Queue::activate(drivers_[i]->config(), drivers_[i]->features(), ram_.memory());
-      EXPECT_TRUE(queue.has_value());
-      ctx.queues.push_back({.index = i, .queue = std::move(*queue), .kick_fd = kicks_[i].get()});
-    }
-    ctx.interrupt = irq_;
-    ctx.fail = [this](std::string_view why) {
-      std::lock_guard lock(mutex_);
-      failures_.emplace_back(why);
-    };
-    return ctx;
+    DeviceContextBuilder ctx(loop_.loop());
+    ctx.memory(ram_.memory()).features(features_).interrupt(irq_).fail(failures_.recorder());
+    for (uint16_t i = 0; i < drivers_.size(); ++i) ctx.queue(i, *drivers_[i], kicks_[i].get());
+    return ctx.build();
   }
 
   // Queue layout (virtio 1.x §5.1.2): rx/tx per pair, the control queue last.
@@ -298,10 +285,7 @@ class NetFixture : public ::testing::Test {
     ADD_FAILURE() << "no counter " << name;
     return 0;
   }
-  std::vector<std::string> failures() {
-    std::lock_guard lock(mutex_);
-    return failures_;
-  }
+  std::vector<std::string> failures() { return failures_.reasons(); }
   std::vector<uint8_t> config_bytes(uint64_t offset, size_t n) {
     std::vector<uint8_t> out(n);
     net_->read_config(offset, out);
@@ -314,11 +298,10 @@ class NetFixture : public ::testing::Test {
   std::vector<std::unique_ptr<DriverQueue>> drivers_;
   std::vector<Fd> kicks_;
   std::vector<Fd> peers_;
-  std::shared_ptr<NetInterrupt> irq_ = std::make_shared<NetInterrupt>();
+  std::shared_ptr<RecordingInterrupt> irq_ = std::make_shared<RecordingInterrupt>();
   VhostFactory vhost_;
   size_t next_data_ = 0;
-  std::mutex mutex_;
-  std::vector<std::string> failures_;
+  FailureLog failures_;
   LoopThread loop_;
   std::shared_ptr<Net> net_;
 };

@@ -13,7 +13,9 @@
 #include <map>
 #include <thread>
 
+#include "tests/support/fake_device.h"
 #include "tests/support/fake_irq.h"
+#include "tests/support/loop_thread.h"
 #include "tests/unit/devices/pci/pci_fakes.h"
 
 namespace franca::virtio {
@@ -22,28 +24,7 @@ namespace {
 constexpr uint64_t kVersion1 = uint64_t{1} << VIRTIO_F_VERSION_1;
 constexpr uint64_t kBase = 0xc0000000;
 
-class FakeDevice : public VirtioDevice {
- public:
-  uint32_t device_type() const override { return 2; }
-  const std::string& id() const override { return id_; }
-  uint64_t offered_features() const override { return kVersion1; }
-  std::span<const FeatureName> feature_names() const override { return {}; }
-  uint16_t num_queues() const override { return 2; }
-  void read_config(uint64_t offset, std::span<uint8_t> data) override {
-    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(0xa0 + offset + i);
-  }
-  Result<void> activate(DeviceContext ctx) override {
-    ctx_ = std::make_unique<DeviceContext>(std::move(ctx));
-    activations++;
-    return {};
-  }
-  void reset() override { resets++; }
-  std::unique_ptr<DeviceContext> ctx_;
-  std::atomic<int> activations{0}, resets{0};
-
- private:
-  std::string id_ = "fakeblk0";
-};
+using testing::FakeDevice;
 
 class PciTransportTest : public ::testing::Test {
  protected:
@@ -51,15 +32,12 @@ class PciTransportTest : public ::testing::Test {
     ram_.resize(1 << 20);
     MemoryRegion region{0, ram_.size(), ram_.data()};
     memory_ = GuestMemory::over({&region, 1});
-    loop_ = std::move(*EventLoop::create());
-    loop_thread_ = std::thread([this] { loop_->run(); });
-    transport_ = *VirtioPciTransport::create(device_, memory_, *loop_, {bars_, msi_, intx_, kBase});
+    transport_ = *VirtioPciTransport::create(device_, memory_, loop_.loop(), {bars_, msi_, intx_, kBase});
     ASSERT_TRUE(transport_->map_bars());
   }
   void TearDown() override {
     transport_->shutdown();
-    loop_->stop();
-    loop_thread_.join();
+    loop_.stop();
   }
 
   uint32_t cfg(uint32_t off, size_t len = 4) {
@@ -160,9 +138,8 @@ class PciTransportTest : public ::testing::Test {
 
   std::vector<uint8_t> ram_;
   GuestMemory memory_;
-  std::unique_ptr<EventLoop> loop_;
-  std::thread loop_thread_;
-  std::shared_ptr<FakeDevice> device_ = std::make_shared<FakeDevice>();
+  testing::LoopThread loop_;
+  std::shared_ptr<FakeDevice> device_ = std::make_shared<FakeDevice>(FakeDevice::Options{.type = 2, .id = "fakeblk0"});
   std::shared_ptr<testing::FakeBarHost> bars_ = std::make_shared<testing::FakeBarHost>();
   std::shared_ptr<testing::FakeMsiSink> msi_ = std::make_shared<testing::FakeMsiSink>();
   std::shared_ptr<testing::FakeIrq> intx_ = std::make_shared<testing::FakeIrq>();

@@ -1,26 +1,25 @@
-// Shared helpers for the virtio-console tests: an event loop on its own thread,
-// a recording Interrupt, and a bounded wait.
+// LoopThread: a running EventLoop on its own thread for tests (the vmm-io loop
+// in miniature), with a bounded wait for conditions the loop makes true.
 #pragma once
 
-#include <gtest/gtest.h>
-
-#include <atomic>
 #include <chrono>
 #include <functional>
 #include <future>
 #include <memory>
 #include <thread>
 
-#include "devices/virtio/device.h"
 #include "vmm/core/event_loop.h"
 
-namespace franca::virtio::testing {
+namespace franca::testing {
 
 // An EventLoop dispatching on a thread for the lifetime of the object.
 class LoopThread {
  public:
   LoopThread() : loop_(std::move(*EventLoop::create())), thread_([this] { loop_->run(); }) {}
   ~LoopThread() { stop(); }
+  LoopThread(const LoopThread&) = delete;
+  LoopThread& operator=(const LoopThread&) = delete;
+
   EventLoop& loop() { return *loop_; }
   // Stops dispatching but keeps the EventLoop alive: as in Vm, devices are
   // destroyed after the loop stopped and before the EventLoop object goes.
@@ -44,14 +43,6 @@ class LoopThread {
   std::thread thread_;
 };
 
-class RecordingInterrupt : public Interrupt {
- public:
-  void signal_used(uint16_t queue) override { ++used[queue & 1]; }
-  void signal_config() override { ++config; }
-  std::atomic<int> used[2] = {0, 0};
-  std::atomic<int> config{0};
-};
-
 // Polls `pred` for up to five seconds.
 inline bool wait_until(const std::function<bool()>& pred) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -62,4 +53,4 @@ inline bool wait_until(const std::function<bool()>& pred) {
   return pred();
 }
 
-}  // namespace franca::virtio::testing
+}  // namespace franca::testing
