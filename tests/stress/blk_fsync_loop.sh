@@ -13,7 +13,9 @@
 #     [ITERATIONS] [WRITES]
 # (options, not variables: the harness passes only FRANCA_* variables into L1)
 #   --stall: no acknowledged write for SECS is a stall (60); --cpus 2, --queues 2,
-#   --transport pci; FRANCA_EXTRA: more franca arguments; FRANCA_GUEST_CMDLINE:
+#   --transport pci; --vmm qemu boots the same guest on QEMU (-accel kvm, q35,
+#   virtio-blk-pci with num-queues) as the control: a failure it shares is not
+#   franca's (no franca evidence then; a guest crash is read from its console). FRANCA_EXTRA: more franca arguments; FRANCA_GUEST_CMDLINE:
 #   appended to the guest command line. --writer: blktool (one
 #      process per writer); dd (a shell loop running `dd oflag=direct conv=fsync` per
 #      write, as a user would try it — a fork and exec per write, much more guest
@@ -26,7 +28,7 @@ repo=$(cd "$here/../.." && pwd)
 build=${FRANCA_BUILD:-$repo/build}
 export FRANCA_REPO=$repo FRANCA_BIN=${FRANCA_BIN:-$build/vmm/franca} FRANCA_CACHE=${FRANCA_CACHE:-$build/cache}
 blktool=${FRANCA_BLKTOOL:-$build/tests/support/franca-blktool}
-writer=blktool stall=60 cpus=2 queues=2 transport=pci
+writer=blktool stall=60 cpus=2 queues=2 transport=pci vmm=franca
 while [[ ${1:-} == --* ]]; do
   case $1 in
     --writer) writer=${2:?}; shift 2 ;;
@@ -34,6 +36,7 @@ while [[ ${1:-} == --* ]]; do
     --cpus) cpus=${2:?}; shift 2 ;;
     --queues) queues=${2:?}; shift 2 ;;
     --transport) transport=${2:?}; shift 2 ;;
+    --vmm) vmm=${2:?}; shift 2 ;;
     *) echo "blk_fsync_loop: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -78,9 +81,17 @@ for ((i = 1; i <= iterations; i++)); do
   rm -f serial.log franca.err api.sock
   truncate -s 0 disk.img && truncate -s 64M disk.img
   [[ $writer != ext4 ]] || PATH=$PATH:/usr/sbin:/sbin mkfs.ext4 -q -F disk.img
-  "$FRANCA_BIN" --kernel "$KERNEL" --initrd initrd.gz --cpus "$cpus" --memory 256M --serial file:serial.log \
-    --cmdline "console=ttyS0 panic=-1 loglevel=4 ${FRANCA_GUEST_CMDLINE:-}" --api-socket api.sock \
-    --disk "path=disk.img,queues=$queues,transport=$transport" ${FRANCA_EXTRA:-} --log-level info 2>franca.err &
+  cmdline="console=ttyS0 panic=-1 loglevel=4 ${FRANCA_GUEST_CMDLINE:-}"
+  if [[ $vmm == qemu ]]; then
+    qemu-system-x86_64 -accel kvm -cpu host -M q35 -m 256 -smp "$cpus" -nodefaults -no-user-config \
+      -display none -no-reboot -kernel "$KERNEL" -initrd initrd.gz -append "$cmdline" -serial file:serial.log \
+      -drive file=disk.img,if=none,id=d0,format=raw,aio=io_uring \
+      -device "virtio-blk-pci,drive=d0,num-queues=$queues" 2>franca.err &
+  else
+    "$FRANCA_BIN" --kernel "$KERNEL" --initrd initrd.gz --cpus "$cpus" --memory 256M --serial file:serial.log \
+      --cmdline "$cmdline" --api-socket api.sock \
+      --disk "path=disk.img,queues=$queues,transport=$transport" ${FRANCA_EXTRA:-} --log-level info 2>franca.err &
+  fi
   pid=$!
   last="" since=$(date +%s) verdict=""
   while kill -0 "$pid" 2>/dev/null; do
@@ -91,7 +102,7 @@ for ((i = 1; i <= iterations; i++)); do
     if (( $(date +%s) - since > stall )); then
       verdict=stall
       echo "[fsync-loop] iteration $i: no write acknowledged for ${stall}s (W0/W1 acked $last)"
-      franca_evidence "$pid" api.sock
+      [[ $vmm != franca ]] || franca_evidence "$pid" api.sock
       tail -n 30 serial.log | sed 's/^/  [guest] /'
       kill -KILL "$pid"
       break
@@ -101,7 +112,8 @@ for ((i = 1; i <= iterations; i++)); do
   rc=$?
   w0=$(acked W0) w1=$(acked W1)
   if [[ -z $verdict ]]; then
-    if [[ $rc == 0 ]] && grep -aq WRITERS-DONE serial.log; then verdict=pass
+    if grep -aq "Kernel panic\|double fault" serial.log; then verdict=reset  # QEMU -no-reboot exits 0 then
+    elif [[ $rc == 0 ]] && grep -aq WRITERS-DONE serial.log; then verdict=pass
     elif [[ $rc == 125 ]]; then verdict=reset
     else verdict="exit-$rc"; fi
   fi
@@ -117,7 +129,7 @@ for ((i = 1; i <= iterations; i++)); do
   case $verdict in
     pass) pass=$((pass + 1)) ;;
     stall) stalls=$((stalls + 1)) ;;
-    reset) resets=$((resets + 1)); cat franca.err; tail -n 40 serial.log | sed 's/^/  [guest] /' ;;
+    reset) resets=$((resets + 1)); cat franca.err; grep -a -A30 "double fault\|Kernel panic\|BUG:\|Oops" serial.log | head -n 60 | sed 's/^/  [guest] /' ;;
     *) other=$((other + 1)); cat franca.err; tail -n 40 serial.log | sed 's/^/  [guest] /' ;;
   esac
   [[ $durable == ok || $writer != blktool ]] || other=$((other + 1))
