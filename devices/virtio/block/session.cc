@@ -47,9 +47,9 @@ struct BlockSession::Served {
   ActiveQueue active;
   std::vector<std::unique_ptr<Pending>> all{};  // at most queue size: bounds what a driver can keep in flight
   std::vector<Pending*> free{};
-  bool watching = false;  // kick fd registered on the loop
-  bool pushed = false;    // used entries since the last signal decision
-  bool stalled = false;   // stopped popping because every Pending is in flight
+  EventLoop::Watch kick{};  // kick fd registered on the loop
+  bool pushed = false;      // used entries since the last signal decision
+  bool stalled = false;     // stopped popping because every Pending is in flight
 };
 
 BlockSession::BlockSession(DeviceContext ctx, const BlockBackend& backend) : ctx_(std::move(ctx)), backend_(backend) {
@@ -82,15 +82,16 @@ Result<void> BlockSession::watch() {
     auto added = ctx_.loop->add(completions, EPOLLIN, [weak = weak_from_this()](uint32_t) {
       if (auto self = weak.lock()) self->reap();
     });
-    if (!added) return added;
+    if (!added) return std::unexpected(added.error());
+    completions_ = std::move(*added);
   }
   for (auto& served : served_) {
     const size_t qi = served->slot;
     auto added = ctx_.loop->add(served->active.kick_fd, EPOLLIN, [weak = weak_from_this(), qi](uint32_t) {
       if (auto self = weak.lock()) self->on_kick(qi);
     });
-    if (!added) return added;
-    served->watching = true;
+    if (!added) return std::unexpected(added.error());
+    served->kick = std::move(*added);
   }
   return {};
 }
@@ -98,11 +99,8 @@ Result<void> BlockSession::watch() {
 void BlockSession::stop() {
   if (stopped_) return;
   stopped_ = true;
-  for (auto& served : served_) {
-    if (served->watching) ctx_.loop->remove(served->active.kick_fd);
-    served->watching = false;
-  }
-  if (backend_.engine->completion_fd() >= 0) ctx_.loop->remove(backend_.engine->completion_fd());
+  for (auto& served : served_) served->kick.reset();
+  completions_.reset();
   backend_.engine->drain();
 }
 
@@ -326,10 +324,7 @@ void BlockSession::ring_error(Served& served, std::string_view why) {
   backend_.counters->ring_errors.fetch_add(1, std::memory_order_relaxed);
   FRANCA_WARN_RATELIMITED("{}: queue {}: {}; the device needs a reset", backend_.id, served.active.index, why);
   failed_ = true;
-  for (auto& s : served_) {
-    if (s->watching) ctx_.loop->remove(s->active.kick_fd);
-    s->watching = false;
-  }
+  for (auto& s : served_) s->kick.reset();
   if (ctx_.fail) ctx_.fail(why);
 }
 

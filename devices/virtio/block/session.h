@@ -58,6 +58,7 @@ class BlockSession : public std::enable_shared_from_this<BlockSession> {
   DeviceContext ctx_;
   BlockBackend backend_;
   std::vector<std::unique_ptr<Served>> served_;
+  EventLoop::Watch completions_;  // the engine's completion fd, if it has one
   bool stopped_ = false;
   bool failed_ = false;  // ring corruption: NEEDS_RESET, no more ring access
 };

@@ -139,8 +139,9 @@ Result<void> Console::activate(DeviceContext ctx) {
     });
     if (!r) {
       reset();
-      return r;
+      return std::unexpected(r.error());
     }
+    active_->kicks.push_back(std::move(*r));
   }
   fill_rx();  // input typed before DRIVER_OK
   drain_tx();
@@ -153,11 +154,7 @@ void Console::reset() {
   active_.reset();
 }
 
-void Console::stop_kicks() {
-  for (ActiveQueue* q : {active_->rx, active_->tx}) {
-    if (q) active_->ctx.loop->remove(q->kick_fd);
-  }
-}
+void Console::stop_kicks() { active_->kicks.clear(); }
 
 void Console::fail(std::string_view why) {
   counters_.ring_errors++;

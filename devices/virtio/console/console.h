@@ -85,6 +85,7 @@ class Console final : public VirtioDevice {
     DeviceContext ctx;
     ActiveQueue* rx = nullptr;
     ActiveQueue* tx = nullptr;
+    std::vector<EventLoop::Watch> kicks{};
     bool failed = false;
   };
 

@@ -31,11 +31,12 @@ InProcessPath::~InProcessPath() { stop(); }
 
 Result<void> InProcessPath::start() {
   const int tx_fd = ctx_.tx->kick_fd, rx_fd = ctx_.rx->kick_fd;
-  if (auto r = ctx_.loop->add(tx_fd, EPOLLIN, [this](uint32_t) { on_tx_kick(); }); !r) return r;
-  if (auto r = ctx_.loop->add(rx_fd, EPOLLIN, [this](uint32_t) { on_rx_kick(); }); !r) {
-    ctx_.loop->remove(tx_fd);
-    return r;
-  }
+  auto tx = ctx_.loop->add(tx_fd, EPOLLIN, [this](uint32_t) { on_tx_kick(); });
+  if (!tx) return std::unexpected(tx.error());
+  auto rx = ctx_.loop->add(rx_fd, EPOLLIN, [this](uint32_t) { on_rx_kick(); });
+  if (!rx) return std::unexpected(rx.error());
+  tx_kick_ = std::move(*tx);
+  rx_kick_ = std::move(*rx);
   running_ = true;
   failed_ = false;
   // Receive kicks are wanted only while waiting for buffers.
@@ -49,8 +50,8 @@ void InProcessPath::stop() {
   if (!running_) return;
   running_ = false;  // first: a failure below re-enters stop() through ctx_.fail
   watch_tap(false);
-  ctx_.loop->remove(ctx_.tx->kick_fd);
-  ctx_.loop->remove(ctx_.rx->kick_fd);
+  tx_kick_.reset();
+  rx_kick_.reset();
   if (packet_len_ && !failed_) deliver();  // one bounded attempt
   if (packet_len_) {
     ctx_.counters->rx_dropped++;  // no buffer for the frame in hand: the one loss a switch may cost
@@ -75,14 +76,14 @@ void InProcessPath::fail(std::string_view why) {
 
 void InProcessPath::watch_tap(bool on) {
   on = on && running_ && !failed_ && ctx_.link_up();
-  if (on == tap_watched_) return;
+  if (on == tap_watch_.active()) return;
   if (!on) {
-    ctx_.loop->remove(ctx_.tap_fd);
+    tap_watch_.reset();
   } else if (auto r = ctx_.loop->add(ctx_.tap_fd, EPOLLIN, [this](uint32_t) { on_tap_readable(); }); !r) {
     FRANCA_WARN_RATELIMITED("{}: cannot watch the TAP: {}", ctx_.id, r.error().message);
-    return;
+  } else {
+    tap_watch_ = std::move(*r);
   }
-  tap_watched_ = on;
 }
 
 void InProcessPath::on_tx_kick() {

@@ -197,10 +197,12 @@ Result<void> Net::activate(DeviceContext ctx) {
   }
   if (active_->ctrl) {
     const int fd = active_->ctrl->kick_fd;
-    if (auto r = active_->ctx.loop->add(fd, EPOLLIN, [this](uint32_t) { on_ctrl_kick(); }); !r) {
+    auto r = active_->ctx.loop->add(fd, EPOLLIN, [this](uint32_t) { on_ctrl_kick(); });
+    if (!r) {
       reset();
-      return r;
+      return std::unexpected(r.error());
     }
+    active_->ctrl_kick = std::move(*r);
   }
   if (auto r = apply_pairs(1); !r) {  // MQ: pair 0 until VQ_PAIRS_SET (§5.1.6.5.5)
     reset();
@@ -294,7 +296,7 @@ Result<void> Net::apply_pairs(uint16_t count) {
 void Net::reset() {
   if (!active_) return;
   for (uint16_t p = 0; p < active_->paths.size(); ++p) stop_pair(p);
-  if (active_->ctrl) active_->ctx.loop->remove(active_->ctrl->kick_fd);
+  active_->ctrl_kick.reset();
   active_.reset();
   std::lock_guard lock(config_mutex_);
   mac_ = config_.mac;
@@ -310,7 +312,7 @@ void Net::fail(std::string_view why) {
   for (auto& path : active_->paths) {
     if (path) path->stop();
   }
-  if (active_->ctrl) active_->ctx.loop->remove(active_->ctrl->kick_fd);
+  active_->ctrl_kick.reset();
   if (active_->ctx.fail) active_->ctx.fail(why);
 }
 

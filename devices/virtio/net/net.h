@@ -74,6 +74,7 @@ class Net final : public VirtioDevice, public NetControl {
   struct Active {
     DeviceContext ctx;
     ActiveQueue* ctrl = nullptr;
+    EventLoop::Watch ctrl_kick;
     std::vector<PairContext> pairs;                // one per negotiated pair
     std::vector<std::unique_ptr<PairPath>> paths;  // running paths, by pair (null: stopped)
     NetCtrlState state;
