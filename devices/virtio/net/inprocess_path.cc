@@ -31,9 +31,9 @@ InProcessPath::~InProcessPath() { stop(); }
 
 Result<void> InProcessPath::start() {
   const int tx_fd = ctx_.tx->kick_fd, rx_fd = ctx_.rx->kick_fd;
-  auto tx = ctx_.loop->add(tx_fd, EPOLLIN, [this](uint32_t) { on_tx_kick(); });
+  auto tx = watch_kick(*ctx_.loop, tx_fd, nullptr, [this] { process_tx(); });
   if (!tx) return std::unexpected(tx.error());
-  auto rx = ctx_.loop->add(rx_fd, EPOLLIN, [this](uint32_t) { on_rx_kick(); });
+  auto rx = watch_kick(*ctx_.loop, rx_fd, nullptr, [this] { on_rx_kick(); });
   if (!rx) return std::unexpected(rx.error());
   tx_kick_ = std::move(*tx);
   rx_kick_ = std::move(*rx);
@@ -86,34 +86,20 @@ void InProcessPath::watch_tap(bool on) {
   }
 }
 
-void InProcessPath::on_tx_kick() {
-  eventfd_drain(ctx_.tx->kick_fd);
-  process_tx();
-}
-
 void InProcessPath::process_tx() {
   if (!running_ || failed_) return;
   Queue& q = ctx_.tx->queue;
-  DescriptorChain chain;
-  size_t chains = 0;
-  bool more = true;
-  while (more && chains < kBudget) {
-    q.disable_notifications();
-    while (chains < kBudget) {
-      auto got = q.pop(chain);
-      if (!got) return fail(describe(got.error()));
-      if (!*got) break;
-      transmit(chain);
-      q.push(chain, 0);
-      ++chains;
-    }
-    more = q.enable_notifications();
-  }
-  if (chains && q.should_signal()) ctx_.interrupt->signal_used(ctx_.tx->index);
   // Come back through our own kick, not a posted [this]: a path stopped (and
   // freed) before the loop gets there is no longer watching the eventfd, and
   // whoever runs the queue next sees the kick.
-  if (more) eventfd_signal(ctx_.tx->kick_fd);
+  const DrainEnd end{
+      .interrupt = ctx_.interrupt, .index = ctx_.tx->index, .repost = [this] { eventfd_signal(ctx_.tx->kick_fd); }};
+  const Drained drained = drain(q, kBudget, end, [this, &q](const DescriptorChain& chain) {
+    transmit(chain);
+    q.push(chain, 0);
+    return true;
+  });
+  if (drained.error) fail(describe(*drained.error));
 }
 
 void InProcessPath::transmit(const DescriptorChain& chain) {
@@ -148,7 +134,6 @@ void InProcessPath::transmit(const DescriptorChain& chain) {
 }
 
 void InProcessPath::on_rx_kick() {
-  eventfd_drain(ctx_.rx->kick_fd);
   if (!running_ || failed_) return;
   ctx_.rx->queue.disable_notifications();
   if (packet_len_ && !deliver()) return;  // still waiting (kicks re-enabled by deliver)

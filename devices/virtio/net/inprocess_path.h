@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "devices/virtio/device_session.h"
 #include "devices/virtio/net/pair_path.h"
 
 namespace franca::virtio {
@@ -29,7 +30,6 @@ class InProcessPath final : public PairPath {
   void link_changed() override;
 
  private:
-  void on_tx_kick();
   void process_tx();
   void transmit(const DescriptorChain& chain);
   void on_rx_kick();
