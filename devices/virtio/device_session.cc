@@ -26,8 +26,8 @@ DeviceSession::DeviceSession(const DeviceContext& ctx, Options options)
       count_kicks_(options.count_kicks),
       on_fail_(std::move(options.on_fail)) {}
 
-Result<void> DeviceSession::watch_kick(const ActiveQueue& q, std::function<void()> on_kick) {
-  auto watch = virtio::watch_kick(*loop_, q.kick_fd, count_kicks_ ? &counters_->kicks : nullptr, std::move(on_kick));
+Result<void> DeviceSession::watch_kick(int kick_fd, std::function<void()> on_kick) {
+  auto watch = virtio::watch_kick(*loop_, kick_fd, count_kicks_ ? &counters_->kicks : nullptr, std::move(on_kick));
   if (!watch) return std::unexpected(watch.error());
   kicks_.push_back(std::move(*watch));
   return {};

@@ -43,8 +43,9 @@ struct DrainEnd {
 // cannot starve the loop. `next_slot()` says where to pop the next chain (null:
 // every slot is in flight; the pass stops with kicks off until the caller
 // resumes it); `handle(chain)` returns false to stop the pass (the device failed).
-template <class Slot, class Handle>
-Drained drain(Queue& q, size_t budget, const DrainEnd& end, Slot&& next_slot, Handle&& handle) {
+// `Q` is a Queue (a template so unit tests can script one).
+template <class Q, class Slot, class Handle>
+Drained drain(Q& q, size_t budget, const DrainEnd& end, Slot&& next_slot, Handle&& handle) {
   Drained d;
   for (;;) {
     q.disable_notifications();
@@ -82,8 +83,8 @@ Drained drain(Queue& q, size_t budget, const DrainEnd& end, Slot&& next_slot, Ha
 }
 
 // The same with one chain reused for every pop.
-template <class Handle>
-Drained drain(Queue& q, size_t budget, const DrainEnd& end, Handle&& handle) {
+template <class Q, class Handle>
+Drained drain(Q& q, size_t budget, const DrainEnd& end, Handle&& handle) {
   DescriptorChain chain;
   return drain(
       q, budget, end, [&chain] { return &chain; }, handle);
@@ -100,8 +101,8 @@ class DeviceSession {
   };
   DeviceSession(const DeviceContext& ctx, Options options);
 
-  // Watches the queue's kick eventfd until unwatch_kicks(), fail() or destruction.
-  Result<void> watch_kick(const ActiveQueue& q, std::function<void()> on_kick);
+  // Watches a queue's kick eventfd until unwatch_kicks(), fail() or destruction.
+  Result<void> watch_kick(int kick_fd, std::function<void()> on_kick);
   void unwatch_kicks() { kicks_.clear(); }
   // Runs `fn` on the loop soon, unless this session is destroyed first.
   void post(std::function<void()> fn);

@@ -131,7 +131,7 @@ Result<void> Console::activate(DeviceContext ctx) {
   for (ActiveQueue* q : {active_->rx, active_->tx}) {
     if (!q) continue;
     const bool rx = q == active_->rx;
-    if (auto r = active_->session->watch_kick(*q, [this, rx] { rx ? fill_rx() : drain_tx(); }); !r) {
+    if (auto r = active_->session->watch_kick(q->kick_fd, [this, rx] { rx ? fill_rx() : drain_tx(); }); !r) {
       reset();
       return r;
     }

@@ -206,7 +206,7 @@ Result<void> Net::activate(DeviceContext ctx) {
     return r;
   }
   if (active_->ctrl) {
-    if (auto r = active_->session->watch_kick(*active_->ctrl, [this] { on_ctrl_kick(); }); !r) {
+    if (auto r = active_->session->watch_kick(active_->ctrl->kick_fd, [this] { on_ctrl_kick(); }); !r) {
       reset();
       return r;
     }
