@@ -281,14 +281,14 @@ Result<void> Vm::setup_host_events() {
   if (!sfd.valid()) return errno_error("signalfd");
   const int sfd_raw = sfd.get();
   host_fds_.push_back(std::move(sfd));
-  if (auto r = loop_->add(sfd_raw, EPOLLIN,
-                          [this, sfd_raw](uint32_t) {
-                            signalfd_siginfo info{};
-                            if (::read(sfd_raw, &info, sizeof(info)) == sizeof(info)) {
-                              spdlog::info("received signal {}, stopping the guest", info.ssi_signo);
-                              request_stop(StopReason::kSignal, 128 + static_cast<int>(info.ssi_signo));
-                            }
-                          });
+  if (auto r = watch_host_fd(sfd_raw,
+                             [this, sfd_raw](uint32_t) {
+                               signalfd_siginfo info{};
+                               if (::read(sfd_raw, &info, sizeof(info)) == sizeof(info)) {
+                                 spdlog::info("received signal {}, stopping the guest", info.ssi_signo);
+                                 request_stop(StopReason::kSignal, 128 + static_cast<int>(info.ssi_signo));
+                               }
+                             });
       !r) {
     return r;
   }
@@ -307,7 +307,7 @@ Result<void> Vm::add_periodic(std::chrono::milliseconds period, std::function<vo
   if (timerfd_settime(tfd.get(), 0, &spec, nullptr) < 0) return errno_error("timerfd_settime");
   const int raw = tfd.get();
   host_fds_.push_back(std::move(tfd));
-  return loop_->add(raw, EPOLLIN, [raw, fn = std::move(fn)](uint32_t) {
+  return watch_host_fd(raw, [raw, fn = std::move(fn)](uint32_t) {
     uint64_t expirations;
     if (::read(raw, &expirations, sizeof(expirations)) == sizeof(expirations)) fn();
   });
@@ -323,7 +323,7 @@ Result<void> Vm::add_timeout(double seconds) {
   if (timerfd_settime(tfd.get(), 0, &spec, nullptr) < 0) return errno_error("timerfd_settime");
   const int raw = tfd.get();
   host_fds_.push_back(std::move(tfd));
-  return loop_->add(raw, EPOLLIN, [this, raw, seconds](uint32_t) {
+  return watch_host_fd(raw, [this, raw, seconds](uint32_t) {
     uint64_t expirations;
     if (::read(raw, &expirations, sizeof(expirations)) != sizeof(expirations)) return;
     spdlog::warn("--timeout {}s expired, stopping the guest", seconds);
@@ -344,7 +344,7 @@ void Vm::add_stdin_input() {
     uint8_t buf[256];
     const ssize_t n = ::read(STDIN_FILENO, buf, sizeof(buf));
     if (n <= 0) {  // EOF or error: stop listening, the guest keeps running
-      if (n == 0 || (errno != EAGAIN && errno != EINTR)) loop_->remove(STDIN_FILENO);
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) stdin_watch_.reset();
       return;
     }
     std::span<const uint8_t> bytes(buf, static_cast<size_t>(n));
@@ -361,6 +361,15 @@ void Vm::add_stdin_input() {
   // epoll refuses regular files and /dev/null; then there is simply no input.
   if (auto r = loop_->add(STDIN_FILENO, EPOLLIN, on_input); !r)
     spdlog::debug("serial input disabled: {}", r.error().message);
+  else
+    stdin_watch_ = std::move(*r);
+}
+
+Result<void> Vm::watch_host_fd(int fd, EventLoop::Callback callback) {
+  auto watch = loop_->add(fd, EPOLLIN, std::move(callback));
+  if (!watch) return std::unexpected(watch.error());
+  host_watches_.push_back(std::move(*watch));
+  return {};
 }
 
 void Vm::request_stop(StopReason reason, int exit_code) {

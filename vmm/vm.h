@@ -84,6 +84,7 @@ class Vm {
   // --api-socket, bound before any KVM call (null without it); served from start_api().
   static Result<std::unique_ptr<api::ApiServer>> open_api_socket(const VmConfig& config);
   void start_api();  // also starts the uptime clock
+  Result<void> watch_host_fd(int fd, EventLoop::Callback callback);
 
   VmConfig config_;
   KvmVm kvm_vm_;
@@ -99,7 +100,9 @@ class Vm {
   uint64_t boot_zero_page_ = 0;
   std::unique_ptr<RawTerminal> terminal_;
   std::unique_ptr<EscapeFilter> escape_;
-  std::vector<Fd> host_fds_;  // signalfd, timerfd, serial output file, irqfds
+  std::vector<Fd> host_fds_;                    // signalfd, timerfd, serial output file, irqfds
+  std::vector<EventLoop::Watch> host_watches_;  // signalfd, timerfds on loop_
+  EventLoop::Watch stdin_watch_;
   std::vector<std::shared_ptr<virtio::MmioTransport>> mmio_transports_;
   std::vector<firmware::AcpiMmioDevice> acpi_mmio_devices_;
   std::vector<std::shared_ptr<virtio::VirtioDevice>> virtio_devices_;

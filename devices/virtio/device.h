@@ -5,6 +5,19 @@
 //
 // Threads: read_config/write_config run on vCPU threads (the transport holds
 // its lock); activate/reset/kick handling run on the vmm-io loop.
+//
+// Lifetime of loop callbacks (one rule): a callback that captures an object's
+// `this` is registered through a handle that object owns, and the handle
+// unregisters it when the object goes: an EventLoop::Watch for fd callbacks,
+// DeviceSession::post (device_session.h) for posted work. So per-activation
+// state (block session, net paths, console queues) is freed by reset() with
+// no weak_from_this. A device object itself outlives the loop's dispatching
+// (Vm destroys devices after the loop stops), so work a device posts for
+// itself from other threads (console input, config changes) may capture it.
+// A callback never destroys its owner: a failure only stops it (unregisters),
+// reset() frees it. Work that must outlive its owner being replaced (net
+// transmit over budget, handed to vhost) re-kicks the queue's own eventfd,
+// which whoever serves the queue next sees.
 #pragma once
 
 #include <atomic>

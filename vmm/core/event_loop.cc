@@ -23,14 +23,27 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create() {
   return std::unique_ptr<EventLoop>(new EventLoop(std::move(epoll), std::move(wake)));
 }
 
-Result<void> EventLoop::add(int fd, uint32_t events, Callback callback) {
+EventLoop::Watch& EventLoop::Watch::operator=(Watch&& other) noexcept {
+  if (this != &other) {
+    reset();
+    loop_ = std::exchange(other.loop_, nullptr);
+    fd_ = other.fd_;
+  }
+  return *this;
+}
+
+void EventLoop::Watch::reset() {
+  if (auto* loop = std::exchange(loop_, nullptr)) loop->remove(fd_);
+}
+
+Result<EventLoop::Watch> EventLoop::add(int fd, uint32_t events, Callback callback) {
   std::lock_guard lock(mutex_);
   epoll_event ev{};
   ev.events = events;
   ev.data.fd = fd;
   if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) return errno_error("epoll_ctl add");
   callbacks_[fd] = std::make_shared<Callback>(std::move(callback));
-  return {};
+  return Watch(this, fd);
 }
 
 void EventLoop::remove(int fd) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "vmm/core/error.h"
@@ -20,11 +21,30 @@ class EventLoop {
  public:
   using Callback = std::function<void(uint32_t events)>;
 
+  // One fd registration; unregisters it when destroyed or reset (movable, not
+  // copyable). A callback may reset its own Watch: the running call finishes.
+  class Watch {
+   public:
+    Watch() = default;
+    Watch(Watch&& other) noexcept : loop_(std::exchange(other.loop_, nullptr)), fd_(other.fd_) {}
+    Watch& operator=(Watch&& other) noexcept;
+    ~Watch() { reset(); }
+    void reset();
+    bool active() const { return loop_ != nullptr; }
+    int fd() const { return fd_; }
+
+   private:
+    friend class EventLoop;
+    Watch(EventLoop* loop, int fd) : loop_(loop), fd_(fd) {}
+    EventLoop* loop_ = nullptr;
+    int fd_ = -1;
+  };
+
   static Result<std::unique_ptr<EventLoop>> create();
 
-  // Registers `fd` for `events` (EPOLLIN, ...). The callback runs on the loop thread.
-  Result<void> add(int fd, uint32_t events, Callback callback);
-  void remove(int fd);
+  // Registers `fd` for `events` (EPOLLIN, ...) until the returned Watch goes.
+  // The callback runs on the loop thread. Destroy every Watch before the loop.
+  [[nodiscard]] Result<Watch> add(int fd, uint32_t events, Callback callback);
   // Runs `fn` on the loop thread soon (thread-safe).
   void post(std::function<void()> fn);
   // Runs `fn` on the loop thread and waits for it; runs it inline when called
@@ -40,6 +60,7 @@ class EventLoop {
   void drain_posted();
   void wake();
   void dispatch();
+  void remove(int fd);
 
   Fd epoll_;
   Fd wake_;  // eventfd: wakes the loop for post() and stop()

@@ -80,7 +80,7 @@ class Block final : public VirtioDevice {
   virtio_blk_config space_{};              // little-endian, fixed after create
   uint8_t serial_[VIRTIO_BLK_ID_BYTES]{};  // zero padded
   std::unique_ptr<IoEngine> engine_;
-  std::shared_ptr<BlockSession> session_;
+  std::unique_ptr<BlockSession> session_;
 };
 
 }  // namespace franca::virtio

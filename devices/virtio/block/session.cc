@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "vmm/core/log.h"
 
 namespace franca::virtio {
@@ -47,12 +49,12 @@ struct BlockSession::Served {
   ActiveQueue active;
   std::vector<std::unique_ptr<Pending>> all{};  // at most queue size: bounds what a driver can keep in flight
   std::vector<Pending*> free{};
-  bool watching = false;  // kick fd registered on the loop
-  bool pushed = false;    // used entries since the last signal decision
-  bool stalled = false;   // stopped popping because every Pending is in flight
+  bool pushed = false;   // used entries since the last signal decision
+  bool stalled = false;  // stopped popping because every Pending is in flight
 };
 
-BlockSession::BlockSession(DeviceContext ctx, const BlockBackend& backend) : ctx_(std::move(ctx)), backend_(backend) {
+BlockSession::BlockSession(DeviceContext ctx, const BlockBackend& backend)
+    : ctx_(std::move(ctx)), backend_(backend), session_(ctx_, {.id = backend_.id, .counters = backend_.counters}) {
   for (ActiveQueue& active : ctx_.queues) {
     auto served = std::make_unique<Served>(Served{.slot = served_.size(), .active = std::move(active)});
     served_.push_back(std::move(served));
@@ -62,35 +64,27 @@ BlockSession::BlockSession(DeviceContext ctx, const BlockBackend& backend) : ctx
 
 BlockSession::~BlockSession() { stop(); }
 
-Result<std::shared_ptr<BlockSession>> BlockSession::start(DeviceContext ctx, const BlockBackend& backend) {
-  auto session = std::make_shared<BlockSession>(std::move(ctx), backend);
+Result<std::unique_ptr<BlockSession>> BlockSession::start(DeviceContext ctx, const BlockBackend& backend) {
+  auto session = std::make_unique<BlockSession>(std::move(ctx), backend);
   if (auto watched = session->watch(); !watched) {
     session->stop();
     return std::unexpected(watched.error());
   }
-  for (size_t qi = 0; qi < session->served_.size(); ++qi) {
-    session->ctx_.loop->post([weak = session->weak_from_this(), qi] {
-      if (auto self = weak.lock()) self->process(qi);
-    });
-  }
+  BlockSession* s = session.get();
+  for (size_t qi = 0; qi < s->served_.size(); ++qi) s->session_.post([s, qi] { s->process(qi); });
   return session;
 }
 
 Result<void> BlockSession::watch() {
   const int completions = backend_.engine->completion_fd();
   if (completions >= 0) {
-    auto added = ctx_.loop->add(completions, EPOLLIN, [weak = weak_from_this()](uint32_t) {
-      if (auto self = weak.lock()) self->reap();
-    });
-    if (!added) return added;
+    auto added = ctx_.loop->add(completions, EPOLLIN, [this](uint32_t) { reap(); });
+    if (!added) return std::unexpected(added.error());
+    completions_ = std::move(*added);
   }
   for (auto& served : served_) {
     const size_t qi = served->slot;
-    auto added = ctx_.loop->add(served->active.kick_fd, EPOLLIN, [weak = weak_from_this(), qi](uint32_t) {
-      if (auto self = weak.lock()) self->on_kick(qi);
-    });
-    if (!added) return added;
-    served->watching = true;
+    if (auto added = session_.watch_kick(served->active.kick_fd, [this, qi] { process(qi); }); !added) return added;
   }
   return {};
 }
@@ -98,66 +92,42 @@ Result<void> BlockSession::watch() {
 void BlockSession::stop() {
   if (stopped_) return;
   stopped_ = true;
-  for (auto& served : served_) {
-    if (served->watching) ctx_.loop->remove(served->active.kick_fd);
-    served->watching = false;
-  }
-  if (backend_.engine->completion_fd() >= 0) ctx_.loop->remove(backend_.engine->completion_fd());
+  session_.unwatch_kicks();
+  completions_.reset();
   backend_.engine->drain();
 }
 
-void BlockSession::on_kick(size_t qi) {
-  uint64_t count;
-  [[maybe_unused]] ssize_t n = read(served_[qi]->active.kick_fd, &count, sizeof(count));
-  backend_.counters->kicks.fetch_add(1, std::memory_order_relaxed);
-  process(qi);
-}
-
-// Disable kicks, drain, re-enable, and go again if buffers arrived in between.
-// At most queue-size chains per call; the rest is re-posted so one busy queue
-// cannot starve the loop.
+// Every chain is answered from reap(), which signals once per batch of
+// completions; at most queue-size chains per pass (drain() reposts the rest).
 void BlockSession::process(size_t qi) {
-  if (stopped_ || failed_) return;
+  if (stopped_ || session_.failed()) return;
   Served& served = *served_[qi];
-  size_t budget = served.active.queue.size();
-  while (!failed_) {
-    served.active.queue.disable_notifications();
-    if (!drain_ring(served, budget) || budget == 0 || served.stalled) break;
-    if (!served.active.queue.enable_notifications()) break;
-  }
+  const DrainEnd end{.repost = [this, qi] { session_.post([this, qi] { process(qi); }); }};
+  const Drained drained = drain(
+      served.active.queue, served.active.queue.size(), end, [this, &served] { return free_slot(served); },
+      [this, &served](DescriptorChain&) {
+        Pending& p = *served.free.back();  // the slot free_slot() handed out
+        served.free.pop_back();
+        backend_.counters->requests.fetch_add(1, std::memory_order_relaxed);
+        handle(p);
+        return true;
+      });
+  if (drained.error) ring_error(served, describe(*drained.error));
   backend_.engine->flush();
   reap();
-  if (budget == 0 && !failed_ && !stopped_) {
-    ctx_.loop->post([weak = weak_from_this(), qi] {
-      if (auto self = weak.lock()) self->process(qi);
-    });
-  }
 }
 
-// False after ring corruption.
-bool BlockSession::drain_ring(Served& served, size_t& budget) {
-  while (budget > 0) {
-    if (served.free.empty()) {
-      if (served.all.size() >= served.active.queue.size()) {
-        served.stalled = true;  // resumed by finish()
-        return true;
-      }
-      served.all.push_back(std::make_unique<Pending>(Pending{.served = &served}));
-      served.free.push_back(served.all.back().get());
+// Where the next chain is popped; null when every Pending is in flight.
+DescriptorChain* BlockSession::free_slot(Served& served) {
+  if (served.free.empty()) {
+    if (served.all.size() >= served.active.queue.size()) {
+      served.stalled = true;  // resumed by finish()
+      return nullptr;
     }
-    Pending& p = *served.free.back();
-    const auto popped = served.active.queue.pop(p.chain);
-    if (!popped) {
-      ring_error(served, describe(popped.error()));
-      return false;
-    }
-    if (!*popped) return true;
-    served.free.pop_back();
-    --budget;
-    backend_.counters->requests.fetch_add(1, std::memory_order_relaxed);
-    handle(p);
+    served.all.push_back(std::make_unique<Pending>(Pending{.served = &served}));
+    served.free.push_back(served.all.back().get());
   }
-  return true;
+  return &served.free.back()->chain;
 }
 
 void BlockSession::handle(Pending& p) {
@@ -294,7 +264,7 @@ void BlockSession::finish(Pending& p, uint8_t status) {
     backend_.counters->errors.fetch_add(1, std::memory_order_relaxed);
     if (!p.req.why.empty()) FRANCA_WARN_RATELIMITED("{}: bad request: {}", backend_.id, p.req.why);
   }
-  if (!failed_ && !stopped_) {
+  if (!session_.failed() && !stopped_) {
     if (p.req.status_byte) *p.req.status_byte = status;
     served.active.queue.push(p.chain, p.req.used_len(status));
     served.pushed = true;
@@ -302,9 +272,7 @@ void BlockSession::finish(Pending& p, uint8_t status) {
   served.free.push_back(&p);
   if (served.stalled && !stopped_) {
     served.stalled = false;
-    ctx_.loop->post([weak = weak_from_this(), qi = served.slot] {
-      if (auto self = weak.lock()) self->process(qi);
-    });
+    session_.post([this, qi = served.slot] { process(qi); });
   }
 }
 
@@ -323,14 +291,7 @@ void BlockSession::signal_used() {
 }
 
 void BlockSession::ring_error(Served& served, std::string_view why) {
-  backend_.counters->ring_errors.fetch_add(1, std::memory_order_relaxed);
-  FRANCA_WARN_RATELIMITED("{}: queue {}: {}; the device needs a reset", backend_.id, served.active.index, why);
-  failed_ = true;
-  for (auto& s : served_) {
-    if (s->watching) ctx_.loop->remove(s->active.kick_fd);
-    s->watching = false;
-  }
-  if (ctx_.fail) ctx_.fail(why);
+  session_.fail(fmt::format("queue {}: {}", served.active.index, why));
 }
 
 }  // namespace franca::virtio

@@ -10,6 +10,7 @@
 #include "devices/virtio/block/io_engine.h"
 #include "devices/virtio/block/request.h"
 #include "devices/virtio/device.h"
+#include "devices/virtio/device_session.h"
 
 namespace franca::virtio {
 
@@ -23,11 +24,11 @@ struct BlockBackend {
   int write_flags = 0;              // RWF_DSYNC when the driver did not accept FLUSH
 };
 
-class BlockSession : public std::enable_shared_from_this<BlockSession> {
+class BlockSession {
  public:
   // Registers the kick fds (and the engine's completion fd) on ctx.loop and
   // posts one pass over every queue (kicks sent before DRIVER_OK are not lost).
-  static Result<std::shared_ptr<BlockSession>> start(DeviceContext ctx, const BlockBackend& backend);
+  static Result<std::unique_ptr<BlockSession>> start(DeviceContext ctx, const BlockBackend& backend);
   BlockSession(DeviceContext ctx, const BlockBackend& backend);
   ~BlockSession();
 
@@ -40,9 +41,8 @@ class BlockSession : public std::enable_shared_from_this<BlockSession> {
   struct Served;
 
   Result<void> watch();
-  void on_kick(size_t qi);
   void process(size_t qi);
-  bool drain_ring(Served& served, size_t& budget);
+  DescriptorChain* free_slot(Served& served);
   void handle(Pending& p);
   void start_io(Pending& p);
   bool submit(Pending& p, const IoOp& op);
@@ -58,8 +58,9 @@ class BlockSession : public std::enable_shared_from_this<BlockSession> {
   DeviceContext ctx_;
   BlockBackend backend_;
   std::vector<std::unique_ptr<Served>> served_;
+  DeviceSession session_;         // kicks, reposts; failed(): NEEDS_RESET, no more ring access
+  EventLoop::Watch completions_;  // the engine's completion fd, if it has one
   bool stopped_ = false;
-  bool failed_ = false;  // ring corruption: NEEDS_RESET, no more ring access
 };
 
 }  // namespace franca::virtio

@@ -127,17 +127,11 @@ Result<void> Console::activate(DeviceContext ctx) {
   }
   EventLoop* expected = nullptr;
   loop_.compare_exchange_strong(expected, active_->ctx.loop);
+  active_->session.emplace(active_->ctx, DeviceSession::Options{.id = id_, .counters = &counters_});
   for (ActiveQueue* q : {active_->rx, active_->tx}) {
     if (!q) continue;
-    const int fd = q->kick_fd;
     const bool rx = q == active_->rx;
-    auto r = active_->ctx.loop->add(fd, EPOLLIN, [this, fd, rx](uint32_t) {
-      uint64_t count;
-      [[maybe_unused]] ssize_t n = ::read(fd, &count, sizeof(count));
-      counters_.kicks++;
-      rx ? fill_rx() : drain_tx();
-    });
-    if (!r) {
+    if (auto r = active_->session->watch_kick(q->kick_fd, [this, rx] { rx ? fill_rx() : drain_tx(); }); !r) {
       reset();
       return r;
     }
@@ -153,19 +147,9 @@ void Console::reset() {
   active_.reset();
 }
 
-void Console::stop_kicks() {
-  for (ActiveQueue* q : {active_->rx, active_->tx}) {
-    if (q) active_->ctx.loop->remove(q->kick_fd);
-  }
-}
+void Console::stop_kicks() { active_->session->unwatch_kicks(); }
 
-void Console::fail(std::string_view why) {
-  counters_.ring_errors++;
-  FRANCA_WARN_RATELIMITED("{}: {}; device needs reset", id_, why);
-  active_->failed = true;
-  stop_kicks();
-  if (active_->ctx.fail) active_->ctx.fail(why);
-}
+void Console::fail(std::string_view why) { active_->session->fail(why); }
 
 void Console::post_fill_rx() {
   EventLoop* loop = loop_.load();
@@ -221,28 +205,17 @@ uint32_t Console::copy_input(const DescriptorChain& chain) {
 void Console::drain_tx() {
   if (!usable() || !active_->tx) return;
   Queue& q = active_->tx->queue;
-  DescriptorChain chain;
-  size_t chains = 0;
-  bool more = true;
+  const DrainEnd end{.interrupt = active_->ctx.interrupt.get(), .index = kTxQueue, .repost = [this] {
+                       active_->session->post([this] { drain_tx(); });
+                     }};
   // Linux busy-polls the transmit used ring: every chain completes here, in the kick.
-  while (more && chains < kChainBudget) {
-    q.disable_notifications();
-    while (chains < kChainBudget) {
-      auto got = q.pop(chain);
-      if (!got) {
-        fail(describe(got.error()));
-        return;
-      }
-      if (!*got) break;
-      write_output(chain);
-      q.push(chain, 0);
-      ++chains;
-      counters_.requests++;
-    }
-    more = q.enable_notifications();
-  }
-  if (chains && q.should_signal()) active_->ctx.interrupt->signal_used(kTxQueue);
-  if (more) active_->ctx.loop->post([this] { drain_tx(); });
+  const Drained drained = drain(q, kChainBudget, end, [this, &q](const DescriptorChain& chain) {
+    write_output(chain);
+    q.push(chain, 0);
+    counters_.requests++;
+    return true;
+  });
+  if (drained.error) fail(describe(*drained.error));
 }
 
 void Console::write_output(const DescriptorChain& chain) {

@@ -27,6 +27,7 @@
 
 #include "devices/virtio/console/backend.h"
 #include "devices/virtio/device.h"
+#include "devices/virtio/device_session.h"
 
 namespace franca::virtio {
 
@@ -85,7 +86,7 @@ class Console final : public VirtioDevice {
     DeviceContext ctx;
     ActiveQueue* rx = nullptr;
     ActiveQueue* tx = nullptr;
-    bool failed = false;
+    std::optional<DeviceSession> session{};  // kicks, reposts, failure
   };
 
   Console(std::unique_ptr<Backend> backend, std::string id, uint64_t offered);
@@ -98,7 +99,7 @@ class Console final : public VirtioDevice {
   void post_fill_rx();
   void fail(std::string_view why);
   void stop_kicks();
-  bool usable() const { return active_ && !active_->failed; }
+  bool usable() const { return active_ && !active_->session->failed(); }
 
   std::unique_ptr<Backend> backend_;
   std::string id_;

@@ -20,9 +20,7 @@ HostStream::HostStream(Kind kind, int fd, Fd owned, InputFn on_input, ClosedFn o
       on_input_(std::move(on_input)),
       on_closed_(std::move(on_closed)) {}
 
-HostStream::~HostStream() {
-  if (loop_ && watched_) loop_->remove(fd_);
-}
+HostStream::~HostStream() { watch_.reset(); }
 
 void HostStream::attach(EventLoop& loop) {
   loop_ = &loop;
@@ -135,11 +133,12 @@ void HostStream::update_watch() {
   if (!closed_ && on_input_ && !input_paused_) want |= EPOLLIN;
   if (!closed_ && pollable_ && !pending_.empty()) want |= EPOLLOUT;
   if (want == watched_) return;
-  if (watched_) loop_->remove(fd_);
+  watch_.reset();
   watched_ = 0;
   if (!want) return;
   auto r = loop_->add(fd_, want, [this](uint32_t events) { on_events(events); });
   if (r) {
+    watch_ = std::move(*r);
     watched_ = want;
     return;
   }

@@ -63,6 +63,7 @@ class HostStream {
   ClosedFn on_closed_;
   EventLoop* loop_ = nullptr;
   uint32_t watched_ = 0;  // events currently registered on the loop
+  EventLoop::Watch watch_;
   bool pollable_ = true;  // false once epoll refused the fd (a regular file)
   bool closed_ = false;
   bool input_paused_ = false;

@@ -21,7 +21,7 @@ class SocketBackend final : public Backend {
       : listener_(std::move(listener)), path_(std::move(path)), id_(std::move(id)) {}
   ~SocketBackend() override {
     client_.reset();
-    if (loop_ && listening_) loop_->remove(listener_.get());
+    listening_.reset();
     unlink(path_.c_str());
   }
 
@@ -45,16 +45,16 @@ class SocketBackend final : public Backend {
 
  private:
   Result<void> listen_for_client() {
-    if (auto r = loop_->add(listener_.get(), EPOLLIN, [this](uint32_t) { accept_client(); }); !r) return r;
-    listening_ = true;
+    auto r = loop_->add(listener_.get(), EPOLLIN, [this](uint32_t) { accept_client(); });
+    if (!r) return std::unexpected(r.error());
+    listening_ = std::move(*r);
     return {};
   }
 
   void accept_client() {
     Fd fd(accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!fd.valid()) return;         // EAGAIN or the client already left
-    loop_->remove(listener_.get());  // one client at a time
-    listening_ = false;
+    if (!fd.valid()) return;  // EAGAIN or the client already left
+    listening_.reset();       // one client at a time
     const int raw = fd.get();
     client_ = std::make_unique<HostStream>(HostStream::Kind::kSocket, raw, std::move(fd), on_input_,
                                            [this] { loop_->post([this] { drop_client(); }); });
@@ -76,7 +76,7 @@ class SocketBackend final : public Backend {
   std::string id_;
   EventLoop* loop_ = nullptr;
   InputFn on_input_;
-  bool listening_ = false;
+  EventLoop::Watch listening_;  // the listener, while no client is connected
   std::unique_ptr<HostStream> client_;
   uint64_t dropped_ = 0;
 };

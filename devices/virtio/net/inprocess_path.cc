@@ -31,11 +31,12 @@ InProcessPath::~InProcessPath() { stop(); }
 
 Result<void> InProcessPath::start() {
   const int tx_fd = ctx_.tx->kick_fd, rx_fd = ctx_.rx->kick_fd;
-  if (auto r = ctx_.loop->add(tx_fd, EPOLLIN, [this](uint32_t) { on_tx_kick(); }); !r) return r;
-  if (auto r = ctx_.loop->add(rx_fd, EPOLLIN, [this](uint32_t) { on_rx_kick(); }); !r) {
-    ctx_.loop->remove(tx_fd);
-    return r;
-  }
+  auto tx = watch_kick(*ctx_.loop, tx_fd, nullptr, [this] { process_tx(); });
+  if (!tx) return std::unexpected(tx.error());
+  auto rx = watch_kick(*ctx_.loop, rx_fd, nullptr, [this] { on_rx_kick(); });
+  if (!rx) return std::unexpected(rx.error());
+  tx_kick_ = std::move(*tx);
+  rx_kick_ = std::move(*rx);
   running_ = true;
   failed_ = false;
   // Receive kicks are wanted only while waiting for buffers.
@@ -49,8 +50,8 @@ void InProcessPath::stop() {
   if (!running_) return;
   running_ = false;  // first: a failure below re-enters stop() through ctx_.fail
   watch_tap(false);
-  ctx_.loop->remove(ctx_.tx->kick_fd);
-  ctx_.loop->remove(ctx_.rx->kick_fd);
+  tx_kick_.reset();
+  rx_kick_.reset();
   if (packet_len_ && !failed_) deliver();  // one bounded attempt
   if (packet_len_) {
     ctx_.counters->rx_dropped++;  // no buffer for the frame in hand: the one loss a switch may cost
@@ -75,44 +76,30 @@ void InProcessPath::fail(std::string_view why) {
 
 void InProcessPath::watch_tap(bool on) {
   on = on && running_ && !failed_ && ctx_.link_up();
-  if (on == tap_watched_) return;
+  if (on == tap_watch_.active()) return;
   if (!on) {
-    ctx_.loop->remove(ctx_.tap_fd);
+    tap_watch_.reset();
   } else if (auto r = ctx_.loop->add(ctx_.tap_fd, EPOLLIN, [this](uint32_t) { on_tap_readable(); }); !r) {
     FRANCA_WARN_RATELIMITED("{}: cannot watch the TAP: {}", ctx_.id, r.error().message);
-    return;
+  } else {
+    tap_watch_ = std::move(*r);
   }
-  tap_watched_ = on;
-}
-
-void InProcessPath::on_tx_kick() {
-  eventfd_drain(ctx_.tx->kick_fd);
-  process_tx();
 }
 
 void InProcessPath::process_tx() {
   if (!running_ || failed_) return;
   Queue& q = ctx_.tx->queue;
-  DescriptorChain chain;
-  size_t chains = 0;
-  bool more = true;
-  while (more && chains < kBudget) {
-    q.disable_notifications();
-    while (chains < kBudget) {
-      auto got = q.pop(chain);
-      if (!got) return fail(describe(got.error()));
-      if (!*got) break;
-      transmit(chain);
-      q.push(chain, 0);
-      ++chains;
-    }
-    more = q.enable_notifications();
-  }
-  if (chains && q.should_signal()) ctx_.interrupt->signal_used(ctx_.tx->index);
   // Come back through our own kick, not a posted [this]: a path stopped (and
   // freed) before the loop gets there is no longer watching the eventfd, and
   // whoever runs the queue next sees the kick.
-  if (more) eventfd_signal(ctx_.tx->kick_fd);
+  const DrainEnd end{
+      .interrupt = ctx_.interrupt, .index = ctx_.tx->index, .repost = [this] { eventfd_signal(ctx_.tx->kick_fd); }};
+  const Drained drained = drain(q, kBudget, end, [this, &q](const DescriptorChain& chain) {
+    transmit(chain);
+    q.push(chain, 0);
+    return true;
+  });
+  if (drained.error) fail(describe(*drained.error));
 }
 
 void InProcessPath::transmit(const DescriptorChain& chain) {
@@ -147,7 +134,6 @@ void InProcessPath::transmit(const DescriptorChain& chain) {
 }
 
 void InProcessPath::on_rx_kick() {
-  eventfd_drain(ctx_.rx->kick_fd);
   if (!running_ || failed_) return;
   ctx_.rx->queue.disable_notifications();
   if (packet_len_ && !deliver()) return;  // still waiting (kicks re-enabled by deliver)

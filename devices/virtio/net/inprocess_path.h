@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "devices/virtio/device_session.h"
 #include "devices/virtio/net/pair_path.h"
 
 namespace franca::virtio {
@@ -29,7 +30,6 @@ class InProcessPath final : public PairPath {
   void link_changed() override;
 
  private:
-  void on_tx_kick();
   void process_tx();
   void transmit(const DescriptorChain& chain);
   void on_rx_kick();
@@ -44,9 +44,9 @@ class InProcessPath final : public PairPath {
   void signal_rx();
 
   PairContext ctx_;
+  EventLoop::Watch tx_kick_, rx_kick_, tap_watch_;  // while running (the TAP: while reading it)
   bool running_ = false;
   bool failed_ = false;
-  bool tap_watched_ = false;
   bool mrg_rxbuf_ = false;
   bool guest_csum_ = false;
   std::vector<uint8_t> packet_;  // header + frame read from the TAP

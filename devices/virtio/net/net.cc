@@ -183,6 +183,16 @@ Result<void> Net::activate(DeviceContext ctx) {
   if (active_) reset();
   active_.emplace();
   active_->ctx = std::move(ctx);
+  // Stopped, not destroyed: fail() is usually called from inside a path (its
+  // ctx.fail), which must not be freed under its own feet; reset() frees them.
+  auto stop_paths = [this] {
+    for (auto& path : active_->paths) {
+      if (path) path->stop();
+    }
+  };
+  active_->session.emplace(
+      active_->ctx,
+      DeviceSession::Options{.id = id_, .counters = &counters_, .count_kicks = false, .on_fail = stop_paths});
   loop_.store(active_->ctx.loop);
   const uint64_t f = active_->ctx.features;
   active_->state.mac = config_.mac;
@@ -196,8 +206,7 @@ Result<void> Net::activate(DeviceContext ctx) {
     return r;
   }
   if (active_->ctrl) {
-    const int fd = active_->ctrl->kick_fd;
-    if (auto r = active_->ctx.loop->add(fd, EPOLLIN, [this](uint32_t) { on_ctrl_kick(); }); !r) {
+    if (auto r = active_->session->watch_kick(active_->ctrl->kick_fd, [this] { on_ctrl_kick(); }); !r) {
       reset();
       return r;
     }
@@ -294,7 +303,6 @@ Result<void> Net::apply_pairs(uint16_t count) {
 void Net::reset() {
   if (!active_) return;
   for (uint16_t p = 0; p < active_->paths.size(); ++p) stop_pair(p);
-  if (active_->ctrl) active_->ctx.loop->remove(active_->ctrl->kick_fd);
   active_.reset();
   std::lock_guard lock(config_mutex_);
   mac_ = config_.mac;
@@ -302,16 +310,7 @@ void Net::reset() {
 }
 
 void Net::fail(std::string_view why) {
-  if (!active_ || active_->failed) return;
-  counters_.ring_errors++;
-  active_->failed = true;
-  // Stopped, not destroyed: fail() is usually called from inside a path (its
-  // ctx.fail), which must not be freed under its own feet; reset() frees them.
-  for (auto& path : active_->paths) {
-    if (path) path->stop();
-  }
-  if (active_->ctrl) active_->ctx.loop->remove(active_->ctrl->kick_fd);
-  if (active_->ctx.fail) active_->ctx.fail(why);
+  if (active_) active_->session->fail(why);
 }
 
 }  // namespace franca::virtio

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "devices/virtio/device.h"
+#include "devices/virtio/device_session.h"
 #include "devices/virtio/net/ctrl.h"
 #include "devices/virtio/net/net_config.h"
 #include "devices/virtio/net/net_control.h"
@@ -74,10 +75,10 @@ class Net final : public VirtioDevice, public NetControl {
   struct Active {
     DeviceContext ctx;
     ActiveQueue* ctrl = nullptr;
+    std::optional<DeviceSession> session;          // the control queue's kick, reposts, failure
     std::vector<PairContext> pairs;                // one per negotiated pair
     std::vector<std::unique_ptr<PairPath>> paths;  // running paths, by pair (null: stopped)
     NetCtrlState state;
-    bool failed = false;
   };
 
   Net(const NetConfig& config, std::string id, Tap tap, VhostOpener opener, NetBackend backend, uint64_t offered);
@@ -94,7 +95,7 @@ class Net final : public VirtioDevice, public NetControl {
   void apply_ctrl_effects(const NetCtrlState& before);
   bool request_announce();
   void fail(std::string_view why);
-  bool usable() const { return active_ && !active_->failed; }
+  bool usable() const { return active_ && !active_->session->failed(); }
   Result<void> on_loop(const std::function<Result<void>()>& fn);
 
   NetConfig config_;

@@ -25,26 +25,15 @@ Result<NetBackend> parse_backend(std::string_view name) {
 
 void Net::on_ctrl_kick() {
   if (!usable() || !active_->ctrl) return;
-  eventfd_drain(active_->ctrl->kick_fd);
-  Queue& q = active_->ctrl->queue;
-  DescriptorChain chain;
-  size_t done = 0;
-  bool more = true;
+  const DrainEnd end{.interrupt = active_->ctx.interrupt.get(), .index = active_->ctrl->index, .repost = [this] {
+                       active_->session->post([this] { on_ctrl_kick(); });
+                     }};
   // Linux spins on the control queue's used ring: answer every command now, in the kick.
-  while (more && done < kCtrlBudget) {
-    q.disable_notifications();
-    while (done < kCtrlBudget) {
-      auto got = q.pop(chain);
-      if (!got) return fail(describe(got.error()));
-      if (!*got) break;
-      handle_ctrl(chain);
-      if (!usable()) return;
-      ++done;
-    }
-    more = q.enable_notifications();
-  }
-  if (done && q.should_signal()) active_->ctx.interrupt->signal_used(active_->ctrl->index);
-  if (more) active_->ctx.loop->post([this] { on_ctrl_kick(); });
+  const Drained drained = drain(active_->ctrl->queue, kCtrlBudget, end, [this](const DescriptorChain& chain) {
+    handle_ctrl(chain);
+    return usable();
+  });
+  if (drained.error) fail(describe(*drained.error));
 }
 
 void Net::handle_ctrl(const DescriptorChain& chain) {

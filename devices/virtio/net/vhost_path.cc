@@ -70,11 +70,10 @@ Result<void> VhostPath::start() {
     return r;
   }
   const int rx_call = call_rx_.get(), tx_call = call_tx_.get(), err = err_.get();
-  auto watched = ctx_.loop->add(rx_call, EPOLLIN, [this, rx_call](uint32_t) { relay_call(rx_call, ctx_.rx->index); });
-  if (watched)
-    watched = ctx_.loop->add(tx_call, EPOLLIN, [this, tx_call](uint32_t) { relay_call(tx_call, ctx_.tx->index); });
+  Result<void> watched = watch(rx_call, [this, rx_call](uint32_t) { relay_call(rx_call, ctx_.rx->index); });
+  if (watched) watched = watch(tx_call, [this, tx_call](uint32_t) { relay_call(tx_call, ctx_.tx->index); });
   if (watched) {
-    watched = ctx_.loop->add(err, EPOLLIN, [this, err](uint32_t) {
+    watched = watch(err, [this, err](uint32_t) {
       if (eventfd_drain(err)) ctx_.fail("vhost-net reported a ring error");
     });
   }
@@ -97,9 +96,14 @@ void VhostPath::relay_call(int fd, uint16_t queue) {
   ctx_.interrupt->signal_used(queue);
 }
 
-void VhostPath::unwatch() {
-  for (int fd : {call_rx_.get(), call_tx_.get(), err_.get()}) ctx_.loop->remove(fd);
+Result<void> VhostPath::watch(int fd, EventLoop::Callback callback) {
+  auto watch = ctx_.loop->add(fd, EPOLLIN, std::move(callback));
+  if (!watch) return std::unexpected(watch.error());
+  watches_.push_back(std::move(*watch));
+  return {};
 }
+
+void VhostPath::unwatch() { watches_.clear(); }
 
 void VhostPath::stop() {
   if (!running_) return;

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 #define VIRTIO_RING_NO_LEGACY  // the legacy vring_init() helper is not valid C++
 #include <linux/virtio_ring.h>
@@ -41,12 +42,14 @@ class VhostPath final : public PairPath {
  private:
   VhostPath(PairContext ctx, std::unique_ptr<vhost::VhostNetPair> pair, Fd call_rx, Fd call_tx, Fd err);
   void relay_call(int fd, uint16_t queue);
+  Result<void> watch(int fd, EventLoop::Callback callback);
   void unwatch();
   Result<void> take_back();
 
   PairContext ctx_;
   std::unique_ptr<vhost::VhostNetPair> pair_;
   Fd call_rx_, call_tx_, err_;
+  std::vector<EventLoop::Watch> watches_;  // the three fds above, while running
   bool running_ = false;
 };
 
