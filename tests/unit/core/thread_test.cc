@@ -134,10 +134,13 @@ TEST(StartThread, ALoopRunAgainFromOnFaultServesInvokeAndStop) {
   CapturedLog log;
   auto loop = std::move(*EventLoop::create());
   Fd event(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  ASSERT_TRUE(loop->add(event.get(), EPOLLIN, [&](uint32_t) {
-    loop->remove(event.get());
+  EventLoop::Watch watch;
+  auto added = loop->add(event.get(), EPOLLIN, [&](uint32_t) {
+    watch.reset();
     throw std::runtime_error("callback");
-  }));
+  });
+  ASSERT_TRUE(added);
+  watch = std::move(*added);
   std::atomic<int> faults{0};
   auto thread = start_thread({.name = "vmm-io",
                               .on_fault =
