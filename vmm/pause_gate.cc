@@ -22,6 +22,10 @@ bool PauseGate::wait_parked_for(std::chrono::milliseconds timeout) {
 void PauseGate::resume() {
   std::unique_lock lock(mutex_);
   pause_requested_.store(false, std::memory_order_release);
+  // A pause that never took hold (wait_parked_for gave up): undo its hold-off
+  // here, or every later blocking call would return at once. A parked loop
+  // clears it itself when it leaves park().
+  if (!parked_ && !stopping()) hold_off_(false);
   cv_.notify_all();
   cv_.wait(lock, [this] { return !parked_ || !running_; });
 }

@@ -52,6 +52,17 @@ TEST(PauseGate, PauseReturnsWithTheLoopParkedAndNotRunning) {
   EXPECT_EQ(loop.runs_.load(), runs);
 }
 
+TEST(PauseGate, ResumeAfterAPauseThatNeverTookHoldClearsTheHoldOff) {
+  std::atomic<bool> held_off{false};
+  PauseGate gate{[&](bool on) { held_off.store(on); }};
+  gate.started();  // a loop that never reaches park(): stuck in a handler
+  gate.request_pause();
+  ASSERT_FALSE(gate.wait_parked_for(10ms));
+  gate.resume();
+  EXPECT_FALSE(held_off.load());  // else its next KVM_RUN would return at once, for ever
+  gate.finished();
+}
+
 TEST(PauseGate, ResumeReleasesTheLoopAndClearsTheHoldOff) {
   FakeLoop loop;
   loop.gate_.request_pause();
