@@ -126,7 +126,8 @@ po::options_description make_options() {
       "disk", po::value<std::vector<std::string>>()->value_name("OPTS"), "virtio-blk disk (repeatable, see DEVICES)")(
       "console", po::value<std::string>()->value_name("OPTS"), "virtio-console (see DEVICES)")(
       "net", po::value<std::vector<std::string>>()->value_name("OPTS"), "virtio-net NIC (repeatable, see DEVICES)")(
-      "timeout", po::value<std::string>()->value_name("SECONDS"), "stop the guest after SECONDS; exit 124")(
+      "timeout", po::value<std::string>()->value_name("SECONDS"),
+      "stop the guest after SECONDS, logging each vCPU's state and the device counters first; exit 124")(
       "log-level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info, warn, error, off [warn]")(
       "api-socket", po::value<std::string>()->value_name("PATH"), "serve the control socket (see CONTROL SOCKET)")(
       "help,h", "print this help and exit")("version", "print the version and exit");
