@@ -15,16 +15,19 @@ rm -f "$results"/*.rc "$results"/*.log
 all=()
 for f in "$here"/cases/*.sh; do all+=("$(basename "$f" .sh)"); done
 export FRANCA_L1_STALL_DIR=$results
-export FRANCA_L1_LOG_DIR=$results/l1  # L1's console and QEMU's -d log of each run, kept for a post-mortem
+rm -rf "$results"/l1.*
 for attempt in 1 2 3; do
+  export FRANCA_L1_LOG_DIR=$results/l1.$attempt  # L1's console and QEMU's -d log of this run, for a post-mortem
   todo=()
   for c in "${all[@]}"; do [[ -s $results/$c.rc ]] || todo+=("$c"); done
   [[ ${#todo[@]} -gt 0 ]] || break
   [[ $attempt == 1 ]] ||
-    echo "[integration] L1 got stuck; running the ${#todo[@]} case(s) without a verdict in a fresh L1: ${todo[*]}"
+    echo "[integration] L1 got stuck or died (its logs: $results/l1.$((attempt - 1))); running the ${#todo[@]} case(s) without a verdict in a fresh L1: ${todo[*]}"
   "$repo/tests/harness/run-on-kvm.sh" -- "$here/run_suite.sh" "$results" "${todo[@]}"
   rc=$?
-  [[ $rc == 124 ]] || break
+  # 124: the watchdog killed a wedged L1; 125: L1 died without reporting (seen:
+  # an L1 kernel panic, stack guard page hit in error_entry on a KVM vCPU thread).
+  [[ $rc == 124 || $rc == 125 ]] || break
   for c in "${todo[@]}"; do
     [[ -s $results/$c.rc || ! -f $results/$c.log ]] || mv "$results/$c.log" "$results/$c.stalled.log"
   done
