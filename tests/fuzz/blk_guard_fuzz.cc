@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "devices/virtio/block/request.h"
+#include "tests/fuzz/blk_fuzz_limits.h"
 #include "tests/support/guarded_memory.h"
 #include "vmm/core/guest_memory.h"
 
@@ -28,16 +29,6 @@ using namespace franca::virtio;
 constexpr uint64_t kRegionStride = 1 << 20;  // buffer i lives at guest address (i + 1) MiB
 constexpr size_t kMaxBuffers = 8;
 constexpr uint16_t kMaxLen = 8192;
-
-RequestLimits limits_from(uint8_t byte) {
-  static constexpr uint64_t kCapacities[] = {1, 8, 2048, ~uint64_t{0} >> 9};
-  return {.capacity = kCapacities[(byte >> 3) & 3],
-          .readonly = (byte & 1) != 0,
-          .discard = (byte & 2) != 0,
-          .write_zeroes = (byte & 4) != 0,
-          .max_discard_sectors = 1u << 22,
-          .max_write_zeroes_sectors = 1u << 16};
-}
 
 // Whether host bytes [p, p+len) lie inside one region of `memory`.
 bool in_ram(const GuestMemory& memory, const uint8_t* p, size_t len) {
@@ -66,7 +57,7 @@ void complete(const Request& r) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const franca::testing::GuardedSlots& slots = *new franca::testing::GuardedSlots(kMaxBuffers, kMaxLen);
   if (size < 3) return 0;
-  const RequestLimits limits = limits_from(data[0]);
+  const RequestLimits limits = fuzz::limits_from(data[0]);
   const size_t count = data[1] % kMaxBuffers + 1;
   const size_t readable = data[2] % (count + 1);
   size_t pos = 3;

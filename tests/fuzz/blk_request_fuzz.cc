@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "devices/virtio/block/request.h"
+#include "tests/fuzz/blk_fuzz_limits.h"
 #include "vmm/core/guest_memory.h"
 
 namespace {
@@ -31,16 +32,6 @@ void check(bool ok) {
 bool inside(const void* p, size_t n, const std::vector<uint8_t>& ram) {
   const auto* b = static_cast<const uint8_t*>(p);
   return b >= ram.data() && n <= ram.size() && b - ram.data() <= static_cast<ptrdiff_t>(ram.size() - n);
-}
-
-RequestLimits limits_from(uint8_t byte) {
-  static constexpr uint64_t kCapacities[] = {1, 8, 2048, ~uint64_t{0} >> 9};
-  return {.capacity = kCapacities[(byte >> 3) & 3],
-          .readonly = (byte & 1) != 0,
-          .discard = (byte & 2) != 0,
-          .write_zeroes = (byte & 4) != 0,
-          .max_discard_sectors = 1u << 22,
-          .max_write_zeroes_sectors = 1u << 16};
 }
 
 void check_request(const Request& r, const RequestLimits& limits, const DescriptorChain& chain,
@@ -77,7 +68,7 @@ void check_request(const Request& r, const RequestLimits& limits, const Descript
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 3) return 0;
-  const RequestLimits limits = limits_from(data[0]);
+  const RequestLimits limits = fuzz::limits_from(data[0]);
   const size_t count = data[1] % kMaxBuffers + 1;
   const size_t readable = data[2] % (count + 1);
   size_t pos = 3;
