@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "devices/virtio/balloon/balloon.h"
 #include "devices/virtio/device.h"
 #include "devices/virtio/net/net_control.h"
 #include "vmm/api/api_server.h"
@@ -131,7 +132,57 @@ class VmApi final : public api::ApiTarget {
     return json{{"vcpus", std::move(out)}};
   }
 
+  Result<json> set_balloon(uint64_t target_mib) override {
+    auto balloon = find_balloon();
+    if (!balloon) return std::unexpected(balloon.error());
+    if (auto r = (*balloon)->set_target_mib(target_mib); !r) return std::unexpected(r.error());
+    return balloon_summary(**balloon);
+  }
+
+  Result<json> balloon_stats() override {
+    auto balloon = find_balloon();
+    if (!balloon) return std::unexpected(balloon.error());
+    virtio::Balloon& b = **balloon;
+    // Without polling, ask now (the guest answers within milliseconds when it is running).
+    bool fresh = false;
+    if (b.stats_period_s() == 0) fresh = b.request_stats(kStatsWait);
+    json out = balloon_summary(b);
+    const virtio::Balloon::Stats stats = b.stats();
+    json values = json::object();
+    for (const auto& s : stats.values) values[virtio::balloon::stat_name(s.tag)] = s.value;
+    out["stats"] = std::move(values);
+    out["stats_updates"] = stats.updates;
+    out["stats_period_s"] = b.stats_period_s();
+    out["stats_negotiated"] = b.stats_negotiated();
+    if (stats.received) {
+      const std::chrono::duration<double> age = std::chrono::steady_clock::now() - *stats.received;
+      out["age_s"] = age.count();
+    } else {
+      out["age_s"] = nullptr;
+    }
+    if (b.stats_period_s() == 0 && b.stats_negotiated() && !fresh) out["stale"] = true;
+    return out;
+  }
+
  private:
+  static constexpr std::chrono::milliseconds kStatsWait{2000};
+
+  static json balloon_summary(const virtio::Balloon& b) {
+    constexpr uint64_t kPagesPerMib = kMiB / virtio::balloon::kPageSize;
+    return json{{"id", b.id()},
+                {"target_mib", b.target_pages() / kPagesPerMib},
+                {"actual_mib", b.actual_pages() / kPagesPerMib},
+                {"target_pages", b.target_pages()},
+                {"actual_pages", b.actual_pages()}};
+  }
+
+  Result<virtio::Balloon*> find_balloon() const {
+    for (const auto& device : vm_.virtio_devices_) {
+      if (auto* b = dynamic_cast<virtio::Balloon*>(device.get())) return b;
+    }
+    return usage_error("this VM has no balloon (start it with --balloon)");
+  }
+
   json describe(size_t i) const {
     virtio::VirtioDevice& device = *vm_.virtio_devices_[i];
     json out{{"id", device.id()},
@@ -141,6 +192,7 @@ class VmApi final : public api::ApiTarget {
       out["backend"] = net->backend_name();
       out["link"] = net->link_up() ? "up" : "down";
     }
+    if (auto* balloon = dynamic_cast<const virtio::Balloon*>(&device)) out.update(balloon_summary(*balloon));
     return out;
   }
 
