@@ -72,16 +72,17 @@ DEVICES
   --balloon [size=MIB][,deflate_on_oom=on][,free_page_reporting=on][,stats_period=SECS]
             [,transport=pci|mmio][,features=...]
       virtio-balloon (balloon0; the guest needs the virtio_balloon module): the
-      host takes guest memory back. size= is the initial target in MiB (default
-      0; change it on a running guest with the control socket's `balloon`); the
-      pages the guest puts in the balloon are released from franca's memory
-      (madvise MADV_DONTNEED), so its RSS falls. deflate_on_oom=on lets the
-      guest take pages back from the balloon when it would otherwise run out of
-      memory. free_page_reporting=on has the guest report the memory it frees
-      (blocks of 2 MiB and up, a few seconds after they are freed), which is
-      released the same way, with no target to manage. stats_period=SECS polls
-      the guest's memory statistics every SECS seconds (0, the default: only
-      when `balloon-stats` asks). `--balloon on` takes every default.
+      host takes guest memory back. The pages the guest puts in the balloon are
+      released from franca's memory (madvise MADV_DONTNEED), so its RSS falls.
+      size=MIB is the balloon's size at boot (default 0: the guest keeps all its
+      memory); on a running guest `franca ctl SOCK balloon MIB` sets the memory
+      the guest keeps, as QEMU's `balloon` command does. deflate_on_oom=on lets
+      the guest take pages back from the balloon rather than run out of memory.
+      free_page_reporting=on has the guest report the memory it frees (blocks
+      of 2 MiB and up, a few seconds after they are freed), which is released
+      the same way, with no target to manage. stats_period=SECS polls the
+      guest's memory statistics every SECS seconds (0, the default: only when
+      `balloon-stats` asks). `--balloon on` takes every default.
       features: ring_packed event_idx indirect_desc must_tell_host stats_vq
                 deflate_on_oom reporting
 
@@ -96,8 +97,10 @@ CONTROL SOCKET
     {"cmd": "counters"[, "id": "blk0"]}
     {"cmd": "net-link", "id": "net0", "state": "up"|"down"}
     {"cmd": "net-backend", "id": "net0", "backend": "inprocess"|"vhost"}
-    {"cmd": "balloon", "target_mib": N}     the balloon's new target
-    {"cmd": "balloon-stats"}  target, actual and the guest's memory statistics
+    {"cmd": "balloon", "target_mib": N}  the memory the guest keeps: the
+                            balloon inflates to the rest (QEMU's `balloon`)
+    {"cmd": "balloon-stats"}  the target, what the balloon holds, the guest's
+                            memory statistics and their age
   Replies are {"ok": true, ...} or {"ok": false, "error": "..."}.
   franca ctl PATH COMMAND [ARGS] sends one request and prints the reply; COMMAND
   is status, pause, resume, shutdown, counters [ID], net-link ID up|down,
@@ -214,9 +217,9 @@ Result<void> apply_devices(VmConfig& config, const po::variables_map& vm) {
   if (vm.count("balloon")) {
     auto balloon = parse_balloon_option(vm["balloon"].as<std::string>());
     if (!balloon) return std::unexpected(balloon.error());
-    if (balloon->balloon.target_mib > config.memory / kMiB) {
+    if (balloon->balloon.size_mib > config.memory / kMiB) {
       return usage_error(fmt::format("--balloon size={}: more than the guest's --memory of {} MiB",
-                                     balloon->balloon.target_mib, config.memory / kMiB));
+                                     balloon->balloon.size_mib, config.memory / kMiB));
     }
     config.balloon = std::move(*balloon);
   }

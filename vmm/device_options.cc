@@ -229,7 +229,7 @@ Result<BalloonOption> parse_balloon_option(std::string_view text) {
     if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size() || mib > (1u << 24)) {
       return usage_error(fmt::format("--balloon size={}: expected a size in MiB, like size=256", *size));
     }
-    b.target_mib = mib;
+    b.size_mib = mib;
   }
   for (auto [key, field] : {std::pair{"deflate_on_oom", &b.deflate_on_oom},
                             std::pair{"free_page_reporting", &b.free_page_reporting}}) {

@@ -135,7 +135,13 @@ class VmApi final : public api::ApiTarget {
   Result<json> set_balloon(uint64_t target_mib) override {
     auto balloon = find_balloon();
     if (!balloon) return std::unexpected(balloon.error());
-    if (auto r = (*balloon)->set_target_mib(target_mib); !r) return std::unexpected(r.error());
+    virtio::Balloon& b = **balloon;
+    const uint64_t guest_mib = b.guest_pages() / kPagesPerMib;
+    if (target_mib == 0 || target_mib > guest_mib) {
+      return usage_error(fmt::format("balloon {}: the target is the memory the guest keeps, 1 to {} MiB", target_mib,
+                                     guest_mib));
+    }
+    if (auto r = b.set_size_mib(guest_mib - target_mib); !r) return std::unexpected(r.error());
     return balloon_summary(**balloon);
   }
 
@@ -167,12 +173,18 @@ class VmApi final : public api::ApiTarget {
  private:
   static constexpr std::chrono::milliseconds kStatsWait{2000};
 
+  static constexpr uint64_t kPagesPerMib = kMiB / virtio::balloon::kPageSize;
+
+  // target_mib: what the guest should keep; balloon_mib: num_pages, what the
+  // device asks the balloon to hold; actual_mib: what the guest says it holds.
   static json balloon_summary(const virtio::Balloon& b) {
-    constexpr uint64_t kPagesPerMib = kMiB / virtio::balloon::kPageSize;
+    const uint64_t guest = b.guest_pages(), size = b.size_pages(), actual = std::min(b.actual_pages(), guest);
     return json{{"id", b.id()},
-                {"target_mib", b.target_pages() / kPagesPerMib},
-                {"actual_mib", b.actual_pages() / kPagesPerMib},
-                {"target_pages", b.target_pages()},
+                {"target_mib", (guest - size) / kPagesPerMib},
+                {"balloon_mib", size / kPagesPerMib},
+                {"actual_mib", actual / kPagesPerMib},
+                {"guest_mib", (guest - actual) / kPagesPerMib},
+                {"balloon_pages", size},
                 {"actual_pages", b.actual_pages()}};
   }
 

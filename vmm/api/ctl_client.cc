@@ -35,9 +35,10 @@ COMMANDS
                                   and local APIC (a stopped guest: where is it?)
   net-link ID up|down             set a net device's link state
   net-backend ID inprocess|vhost  move a net device's data path
-  balloon MIB                     set the balloon's target (MiB the guest gives back)
-  balloon-stats                   the balloon's target and actual, and the guest's
-                                  memory statistics with their age
+  balloon MIB                     the memory the guest keeps: the balloon inflates
+                                  to the rest (QEMU's `balloon`; MIB = all: empty)
+  balloon-stats                   target, balloon size and what it holds, and the
+                                  guest's memory statistics with their age
   '{"cmd": ...}'                  send a raw JSON request
 
 Prints the reply as JSON on stdout. Exit status: 0 ok, 1 the VM answered with

@@ -60,8 +60,8 @@ Result<std::unique_ptr<Balloon>> Balloon::create(const BalloonConfig& config, ui
                                   "one by one and needs 4 KiB host pages",
                                   host_page));
   }
-  if (config.target_mib * kPagesPerMib > guest_memory / kPageSize) {
-    return usage_error(fmt::format("--balloon size={}: more than the guest's {} MiB", config.target_mib,
+  if (config.size_mib * kPagesPerMib > guest_memory / kPageSize) {
+    return usage_error(fmt::format("--balloon size={}: more than the guest's {} MiB", config.size_mib,
                                    guest_memory >> 20));
   }
   uint64_t offered = kRingFeatures | bit(VIRTIO_BALLOON_F_MUST_TELL_HOST) | bit(VIRTIO_BALLOON_F_STATS_VQ);
@@ -79,7 +79,7 @@ Balloon::Balloon(const BalloonConfig& config, uint64_t guest_memory, std::string
       guest_pages_(guest_memory / kPageSize),
       stats_period_s_(config.stats_period_s),
       release_(std::move(release)),
-      target_pages_(static_cast<uint32_t>(config.target_mib * kPagesPerMib)) {}
+      size_pages_(static_cast<uint32_t>(config.size_mib * kPagesPerMib)) {}
 
 Balloon::~Balloon() = default;
 
@@ -90,13 +90,13 @@ uint16_t Balloon::num_queues() const {
                                ((offered_ & bit(VIRTIO_BALLOON_F_REPORTING)) ? 1 : 0));
 }
 
-Result<void> Balloon::set_target_mib(uint64_t mib) {
+Result<void> Balloon::set_size_mib(uint64_t mib) {
   if (mib > guest_pages_ / kPagesPerMib) {
-    return usage_error(fmt::format("balloon target {} MiB: more than the guest's {} MiB", mib,
+    return usage_error(fmt::format("balloon size {} MiB: more than the guest's {} MiB", mib,
                                    guest_pages_ / kPagesPerMib));
   }
-  target_pages_.store(static_cast<uint32_t>(mib * kPagesPerMib));
-  spdlog::info("{}: target {} MiB", id_, mib);
+  size_pages_.store(static_cast<uint32_t>(mib * kPagesPerMib));
+  spdlog::info("{}: balloon size {} MiB (the guest keeps {} MiB)", id_, mib, guest_pages_ / kPagesPerMib - mib);
   if (EventLoop* loop = loop_.load()) {
     loop->post([this] {
       if (usable()) active_->ctx.interrupt->signal_config();
@@ -105,12 +105,12 @@ Result<void> Balloon::set_target_mib(uint64_t mib) {
   return {};
 }
 
-uint64_t Balloon::target_pages() const { return target_pages_.load(); }
+uint64_t Balloon::size_pages() const { return size_pages_.load(); }
 uint64_t Balloon::actual_pages() const { return actual_pages_.load(); }
 
 void Balloon::read_config(uint64_t offset, std::span<uint8_t> data) {
   virtio_balloon_config config{};  // little-endian fields; x86_64 is little-endian
-  config.num_pages = target_pages_.load();
+  config.num_pages = size_pages_.load();
   config.actual = actual_pages_.load();
   uint8_t bytes[sizeof(config)];
   std::memcpy(bytes, &config, sizeof(config));
@@ -370,7 +370,7 @@ std::vector<std::pair<std::string, uint64_t>> Balloon::extra_counters() const {
     updates = stats_.updates;
   }
   return {
-      {"target_pages", target_pages_.load()},
+      {"size_pages", size_pages_.load()},
       {"actual_pages", actual_pages_.load()},
       {"pages_inflated", pages_inflated_.load()},
       {"pages_deflated", pages_deflated_.load()},

@@ -17,7 +17,7 @@
 //   then stats if STATS_VQ was negotiated, then reporting (so without STATS_VQ
 //   the reporting queue is queue 2). The transport offers 2 + one per offered
 //   optional queue.
-// Options: size= (initial target, MiB), deflate_on_oom=on, free_page_reporting=on,
+// Options: size= (the balloon's initial size, MiB), deflate_on_oom=on, free_page_reporting=on,
 //   stats_period=SECS, features=-must_tell_host,-stats_vq,...
 // Example: franca ... --memory 1G --balloon size=256,free_page_reporting=on,stats_period=5
 //          franca ctl vm.sock balloon 512; franca ctl vm.sock balloon-stats
@@ -54,7 +54,7 @@
 namespace franca::virtio {
 
 struct BalloonConfig {
-  uint64_t target_mib = 0;  // size=: the initial target
+  uint64_t size_mib = 0;  // size=: the balloon's initial size (num_pages), taken from the guest at boot
   bool deflate_on_oom = false;
   bool free_page_reporting = false;
   unsigned stats_period_s = 0;  // 0: statistics only when asked (balloon-stats)
@@ -82,11 +82,12 @@ class Balloon final : public VirtioDevice {
                                                  ReleaseFn release = {});
   ~Balloon() override;
 
-  // A new target (any thread): the guest is told with a config interrupt.
-  // More than guest memory is a usage error.
-  Result<void> set_target_mib(uint64_t mib);
-  uint64_t target_pages() const;
-  uint64_t actual_pages() const;
+  // The balloon's new size, num_pages (any thread): the guest is told with a
+  // config interrupt. More than guest memory is a usage error.
+  Result<void> set_size_mib(uint64_t mib);
+  uint64_t size_pages() const;    // num_pages: what the device asks for
+  uint64_t actual_pages() const;  // actual: what the guest says the balloon holds
+  uint64_t guest_pages() const { return guest_pages_; }
 
   struct Stats {
     std::vector<balloon::Stat> values;  // as the guest sent them
@@ -145,7 +146,7 @@ class Balloon final : public VirtioDevice {
   unsigned stats_period_s_;
   ReleaseFn release_;
 
-  std::atomic<uint32_t> target_pages_;
+  std::atomic<uint32_t> size_pages_;
   std::atomic<uint32_t> actual_pages_{0};
   std::atomic<EventLoop*> loop_{nullptr};
   std::atomic<bool> stats_negotiated_{false};
