@@ -47,6 +47,9 @@ complete_lines() {
   if [[ -s $1 && $(tail -c 1 "$1" | od -An -tx1 | tr -d ' \n') != 0a ]]; then head -n -1 "$1"; else cat "$1"; fi
 }
 
+# json_value KEY < JSON: the first number or string value of "KEY" (franca ctl replies).
+json_value() { grep -o "\"$1\" *: *\(\"[^\"]*\"\|[0-9-]*\)" | head -n 1 | sed 's/^[^:]*: *//; s/"//g'; }
+
 # boot_and_report CPUS TAG: boots 256M with CPUS vCPUs; the guest reports CPU
 # count, MemTotal, cmdline, MADT use and online CPUs, then powers off. Asserts
 # exit 0 and the common values; leaves serial.log for case-specific checks.

@@ -188,8 +188,6 @@ net_ctl() {
   printf '%s\n' "$out"
 }
 net_is_franca() { [[ $NET_VMM == franca ]] || { log "skipped on $NET_VMM: $*"; return 1; }; }
-# json_value KEY < JSON: the first number or string value of "KEY".
-json_value() { grep -o "\"$1\" *: *\(\"[^\"]*\"\|[0-9-]*\)" | head -n 1 | sed 's/^[^:]*: *//; s/"//g'; }
 # net_counters_positive JSON NAME...: every counter NAME is > 0.
 net_counters_positive() {
   local json=$1 c v

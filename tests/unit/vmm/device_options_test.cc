@@ -116,3 +116,55 @@ TEST(Cli, ConsoleStdioKeepsAnExplicitSerialFile) {
 
 }  // namespace
 }  // namespace franca
+
+namespace franca {
+namespace {
+
+TEST(BalloonOption, ParsesEveryKey) {
+  auto b = parse_balloon_option(
+      "size=64,deflate_on_oom=on,free_page_reporting=on,stats_period=5,transport=mmio,features=-stats_vq");
+  ASSERT_TRUE(b.has_value()) << b.error().message;
+  EXPECT_EQ(b->balloon.size_mib, 64u);
+  EXPECT_TRUE(b->balloon.deflate_on_oom);
+  EXPECT_TRUE(b->balloon.free_page_reporting);
+  EXPECT_EQ(b->balloon.stats_period_s, 5u);
+  EXPECT_EQ(b->transport, Transport::kMmio);
+  EXPECT_EQ(b->balloon.feature_mask, uint64_t{1} << 1);
+}
+
+TEST(BalloonOption, DefaultsAndShortForms) {
+  for (const char* text : {"", "on"}) {
+    auto b = parse_balloon_option(text);
+    ASSERT_TRUE(b.has_value()) << text;
+    EXPECT_EQ(b->balloon.size_mib, 0u);
+    EXPECT_FALSE(b->balloon.deflate_on_oom);
+    EXPECT_FALSE(b->balloon.free_page_reporting);
+    EXPECT_EQ(b->balloon.stats_period_s, 0u);
+    EXPECT_EQ(b->transport, Transport::kPci);
+  }
+  auto bare = parse_balloon_option("128M");
+  ASSERT_TRUE(bare.has_value());
+  EXPECT_EQ(bare->balloon.size_mib, 128u);
+}
+
+TEST(BalloonOption, MistakesAreOneLineNamingTheFlag) {
+  for (const char* text : {"size=lots", "size=-1", "stats_period=1h", "deflate_on_oom=maybe", "hint=on",
+                           "features=-free_page_hint", "transport=usb"}) {
+    auto b = parse_balloon_option(text);
+    ASSERT_FALSE(b.has_value()) << text;
+    EXPECT_TRUE(b.error().message.starts_with("--balloon")) << b.error().message;
+    EXPECT_EQ(b.error().message.find('\n'), std::string::npos);
+  }
+}
+
+TEST(Cli, BalloonLargerThanMemoryIsRefused) {
+  auto r = parse({"--memory", "256M", "--balloon", "size=300"});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().message, "--balloon size=300: more than the guest's --memory of 256 MiB");
+  auto ok = parse({"--memory", "256M", "--balloon", "size=200"});
+  ASSERT_TRUE(ok.has_value()) << ok.error().message;
+  EXPECT_EQ(std::get<VmConfig>(*ok).balloon->balloon.size_mib, 200u);
+}
+
+}  // namespace
+}  // namespace franca

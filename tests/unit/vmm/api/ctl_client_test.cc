@@ -56,6 +56,14 @@ TEST(CtlArgs, NetBackendTakesAnIdAndABackend) {
   EXPECT_EQ(error_of({"/s", "net-backend", "net0", "tap"}), "net-backend: 'tap' is not one of inprocess, vhost");
 }
 
+TEST(CtlArgs, BalloonTakesMibAndBalloonStatsNothing) {
+  EXPECT_EQ(request_of({"/s", "balloon", "128"}), (json{{"cmd", "balloon"}, {"target_mib", 128}}));
+  EXPECT_EQ(error_of({"/s", "balloon"}), "usage: franca ctl PATH balloon MIB");
+  EXPECT_EQ(error_of({"/s", "balloon", "1G"}), "balloon: '1G' is not a size in MiB");
+  EXPECT_EQ(request_of({"/s", "balloon-stats"}), (json{{"cmd", "balloon-stats"}}));
+  EXPECT_EQ(error_of({"/s", "balloon-stats", "x"}), "usage: franca ctl PATH balloon-stats");
+}
+
 TEST(CtlArgs, RawJsonIsSentAsGiven) {
   EXPECT_EQ(request_of({"/s", R"({"cmd": "counters", "id": "blk0"})"}), (json{{"cmd", "counters"}, {"id", "blk0"}}));
   EXPECT_EQ(error_of({"/s", "{oops"}), "raw request: not valid JSON");

@@ -27,12 +27,25 @@ TEST(Dispatch, EachCommandReachesTheTargetWithItsArguments) {
   for (const char* line :
        {R"({"cmd":"pause"})", R"({"cmd":"resume"})", R"({"cmd":"shutdown"})",
         R"({"cmd":"net-link","id":"net0","state":"down"})", R"({"cmd":"net-backend","id":"net0","backend":"vhost"})",
-        R"({"cmd":"counters"})", R"({"cmd":"counters","id":"blk0"})", R"({"cmd":"vcpus"})"}) {
+        R"({"cmd":"counters"})", R"({"cmd":"counters","id":"blk0"})", R"({"cmd":"vcpus"})",
+        R"({"cmd":"balloon","target_mib":128})", R"({"cmd":"balloon-stats"})"}) {
     EXPECT_EQ(handle_request(target, line).value("ok", false), true) << line;
   }
   EXPECT_EQ(target.calls(),
             (std::vector<std::string>{"pause", "resume", "shutdown", "net-link net0 down", "net-backend net0 vhost",
-                                      "counters *", "counters blk0", "vcpus"}));
+                                      "counters *", "counters blk0", "vcpus", "balloon 128", "balloon-stats"}));
+}
+
+TEST(Dispatch, BalloonNeedsANonNegativeIntegerTarget) {
+  FakeTarget target;
+  EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"balloon"})")), "missing \"target_mib\"");
+  for (const char* bad : {R"({"cmd":"balloon","target_mib":-1})", R"({"cmd":"balloon","target_mib":"128"})",
+                          R"({"cmd":"balloon","target_mib":1.5})"}) {
+    EXPECT_EQ(error_of(handle_request(target, bad)), "\"target_mib\" must be a non-negative integer (MiB)") << bad;
+  }
+  EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"balloon","target_mib":1,"id":"x"})")),
+            "unknown field \"id\" for balloon");
+  EXPECT_TRUE(target.calls().empty());
 }
 
 TEST(Dispatch, MalformedJsonIsAnErrorNamingTheProblem) {

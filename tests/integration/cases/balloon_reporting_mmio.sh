@@ -1,0 +1,4 @@
+# virtio-balloon, reporting mode, on virtio-mmio: see tests/integration/virtio/balloon.sh.
+source "$FRANCA_REPO/tests/integration/lib.sh"
+TRANSPORT=mmio MODE=reporting
+source "$FRANCA_REPO/tests/integration/virtio/balloon.sh"

@@ -1,0 +1,4 @@
+# virtio-balloon, target mode, on virtio-pci: see tests/integration/virtio/balloon.sh.
+source "$FRANCA_REPO/tests/integration/lib.sh"
+TRANSPORT=pci MODE=target
+source "$FRANCA_REPO/tests/integration/virtio/balloon.sh"
