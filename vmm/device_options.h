@@ -6,7 +6,7 @@
 
 #include <string_view>
 
-#include "devices/virtio/balloon/balloon.h"
+#include "devices/virtio/balloon/balloon_config.h"
 #include "devices/virtio/block/block.h"
 #include "devices/virtio/console/console.h"
 #include "devices/virtio/net/net_config.h"

@@ -47,22 +47,13 @@
 #include <utility>
 #include <vector>
 
+#include "devices/virtio/balloon/balloon_config.h"
 #include "devices/virtio/balloon/balloon_parse.h"
 #include "devices/virtio/device.h"
 #include "devices/virtio/device_session.h"
 
 namespace franca::virtio {
 
-struct BalloonConfig {
-  uint64_t size_mib = 0;  // size=: the balloon's initial size (num_pages), taken from the guest at boot
-  bool deflate_on_oom = false;
-  bool free_page_reporting = false;
-  unsigned stats_period_s = 0;  // 0: statistics only when asked (balloon-stats)
-  uint64_t feature_mask = 0;    // bits hidden by features=
-};
-
-// "must_tell_host", "stats_vq", "deflate_on_oom", "reporting".
-std::span<const FeatureName> balloon_feature_names();
 
 // Gives [host, host+len) of guest RAM back to the host; returns 0 or an errno.
 // The default is madvise(MADV_DONTNEED) (guest RAM is private anonymous
