@@ -20,8 +20,8 @@ net_wait NET_DONE 480
 counters=$(net_ctl counters balloon0)
 log "balloon0 counters: $counters"
 reported=$(json_value pages_reported <<<"$counters")
-(( reported >= 200 * 256 )) || fail "pages_reported $reported: the guest's 300 MiB free was not reported"
-log "ok: $((reported / 256)) MiB reported and released before the transfer"
+(( reported >= 200 * 256 )) || fail "pages_reported $reported: the guest reported less than its 300 MiB free"
+log "ok: $((reported / 256)) MiB reported and released over the run (a block freed twice counts twice)"
 expect_eq "$(json_value backend <<<"$(net_ctl status)")" vhost "backend in franca ctl status"
 net_finish
 expect_eq "$(guest_value serial.log FILL_RC)" 0 "the guest filled 300 MiB"
