@@ -58,6 +58,9 @@ expect 2 "tap=NAME or fd=N" --kernel "$kernel" --net mac=52:54:00:00:00:01
 expect 2 "mac=zz" --kernel "$kernel" --net tap=fbad0,mac=zz
 expect 2 "queues=0" --kernel "$kernel" --net tap=fbad0,queues=0
 expect 2 "backend=bogus" --kernel "$kernel" --net tap=fbad0,backend=bogus
+expect 2 "--balloon size=9999: more than the guest's --memory of 512 MiB" --kernel "$kernel" --balloon size=9999
+expect 2 "--balloon: unknown key 'hint'" --kernel "$kernel" --balloon hint=on
+expect 2 "--balloon stats_period=x" --kernel "$kernel" --balloon stats_period=x
 expect 2 "fd=999: not an open file descriptor" --kernel "$kernel" --net fd=999
 # backend=vhost where /dev/vhost-net is missing (root: tap= may create a TAP, so
 # in a network namespace of its own).
