@@ -35,11 +35,12 @@ void check_ranges(const std::vector<Range>& ranges) {
   }
 }
 
+// Whether [gpa, gpa+len) lies inside one of the sorted, disjoint `ranges`.
 bool covered(const std::vector<Range>& ranges, uint64_t gpa, uint64_t len) {
-  for (const Range& r : ranges) {
-    if (gpa >= r.gpa && gpa - r.gpa <= r.len && len <= r.len - (gpa - r.gpa)) return true;
-  }
-  return false;
+  auto it = std::upper_bound(ranges.begin(), ranges.end(), gpa, [](uint64_t g, const Range& r) { return g < r.gpa; });
+  if (it == ranges.begin()) return false;
+  const Range& r = *--it;
+  return gpa - r.gpa <= r.len && len <= r.len - (gpa - r.gpa);
 }
 
 void fuzz_pfns(std::span<const uint8_t> bytes) {
