@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -22,7 +21,6 @@
 #include "devices/legacy/serial_8250.h"
 #include "devices/legacy/test_exit.h"
 #include "devices/virtio/console/console.h"
-#include "devices/virtio/mmio/mmio_transport.h"
 #include "firmware/acpi.h"
 #include "firmware/boot_params.h"
 #include "firmware/bzimage.h"
@@ -32,6 +30,7 @@
 #include "vmm/core/thread.h"
 #include "vmm/host_memory.h"
 #include "vmm/host_terminal.h"
+#include "vmm/mmio_host.h"
 #include "vmm/pci_host.h"
 #include "vmm/virtio_devices.h"
 
@@ -49,20 +48,6 @@ class KvmIrqLine : public IrqLine {
  private:
   KvmVm& vm_;
   uint32_t gsi_;
-};
-
-// An edge on a GSI through a KVM irqfd: no ioctl on the signalling thread.
-class IrqfdLine : public IrqLine {
- public:
-  explicit IrqfdLine(int fd) : fd_(fd) {}
-  void set_level(bool high) override {
-    if (!high) return;
-    const uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(fd_, &one, sizeof(one));
-  }
-
- private:
-  int fd_;  // owned by Vm::host_fds_
 };
 
 // CMOS/RTC index and data ports: reads return 0 so "update in progress" reads clear.
@@ -144,7 +129,7 @@ Result<void> Vm::setup_memory() {
 Result<void> Vm::load_kernel(const firmware::BzImage& image, const firmware::InitrdSource& initrd) {
   firmware::AcpiConfig acpi;
   acpi.cpus = config_.cpus;
-  acpi.mmio_devices = acpi_mmio_devices_;
+  acpi.mmio_devices = mmio_->acpi();
   acpi.pci = pci_->acpi();
   auto rsdp = firmware::write_acpi_tables(memory_, acpi);
   if (!rsdp) return std::unexpected(rsdp.error());
@@ -213,6 +198,7 @@ Result<void> Vm::setup_devices() {
   }
   uint64_t ram_top = 0;  // end of the highest RAM region: the 64-bit PCI window starts above it
   for (const MemoryRegion& r : memory_.regions()) ram_top = std::max(ram_top, r.gpa + r.size);
+  mmio_ = std::make_unique<MmioHost>(kvm_vm_, mmio_bus_, memory_, *loop_);
   pci_ = std::make_unique<PciHost>(kvm_vm_, pio_bus_, mmio_bus_, memory_, *loop_, ram_top);
   if (auto r = pci_->attach(); !r) return r;
   return setup_virtio_devices();
@@ -224,35 +210,9 @@ Result<void> Vm::setup_virtio_devices() {
   }
   for (size_t i = 0; i < virtio_devices_.size(); ++i) {
     auto r = virtio_transports_[i] == Transport::kPci ? pci_->add_virtio(virtio_devices_[i])
-                                                      : add_mmio_device(virtio_devices_[i]);
+                                                      : mmio_->add_virtio(virtio_devices_[i]);
     if (!r) return r;
   }
-  return {};
-}
-
-// One 4 KiB virtio-mmio slot: bus range, irqfd on its GSI, one ioeventfd per
-// queue on QueueNotify, and an LNRO0005 entry for the DSDT.
-Result<void> Vm::add_mmio_device(std::shared_ptr<virtio::VirtioDevice> device) {
-  const size_t index = mmio_transports_.size();
-  if (index >= std::size(x86::kVirtioMmioGsis)) return usage_error("too many virtio-mmio devices");
-  const uint64_t base = x86::kVirtioMmioBase + index * virtio::MmioTransport::kSize;
-  const uint32_t gsi = x86::kVirtioMmioGsis[index];
-  Fd irq_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!irq_fd.valid()) return errno_error("eventfd for an irqfd");
-  if (auto r = kvm_vm_.irqfd(irq_fd.get(), gsi); !r) return r;
-  auto irq = std::make_shared<IrqfdLine>(irq_fd.get());
-  host_fds_.push_back(std::move(irq_fd));
-  const std::string id = device->id();
-  auto transport = virtio::MmioTransport::create(std::move(device), memory_, *loop_, irq);
-  if (!transport) return std::unexpected(transport.error());
-  if (auto r = mmio_bus_.insert(base, virtio::MmioTransport::kSize, *transport); !r) return r;
-  for (uint16_t q = 0; q < (*transport)->num_queues(); ++q) {
-    auto r = kvm_vm_.ioeventfd((*transport)->kick_fd(q), base + virtio::MmioTransport::kNotifyOffset, 4, false, q);
-    if (!r) return r;
-  }
-  mmio_transports_.push_back(std::move(*transport));
-  acpi_mmio_devices_.push_back({base, virtio::MmioTransport::kSize, gsi});
-  spdlog::info("{}: virtio-mmio at {:#x}, gsi {}", id, base, gsi);
   return {};
 }
 
@@ -423,7 +383,7 @@ void Vm::shutdown() {
   api_server_.reset();  // its thread may be pausing vCPUs: stop it before them
   for (auto& vcpu : vcpus_) vcpu->stop();
   for (auto& vcpu : vcpus_) vcpu->join();
-  for (auto& transport : mmio_transports_) transport->shutdown();  // data paths stop before the loop
+  if (mmio_) mmio_->shutdown();  // data paths stop before the loop
   if (pci_) pci_->shutdown();
   if (loop_) loop_->stop();
   if (loop_thread_.joinable()) loop_thread_.join();

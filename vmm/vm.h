@@ -28,13 +28,13 @@
 namespace franca {
 
 class Serial8250;
+class MmioHost;
 class PciHost;
 class RawTerminal;
 class EscapeFilter;
 namespace firmware {
 struct BzImage;
 struct InitrdSource;
-struct AcpiMmioDevice;
 }  // namespace firmware
 namespace api {
 class ApiServer;
@@ -42,7 +42,6 @@ class ApiTarget;
 }  // namespace api
 namespace virtio {
 class VirtioDevice;
-class MmioTransport;
 class Console;
 }  // namespace virtio
 
@@ -66,7 +65,6 @@ class Vm {
   Result<void> setup_serial_output();
   Result<void> setup_devices();
   Result<void> setup_virtio_devices();
-  Result<void> add_mmio_device(std::shared_ptr<virtio::VirtioDevice> device);
   Result<void> setup_vcpus(const Kvm& kvm);
   Result<void> setup_host_events();
   Result<void> add_timeout(double seconds);
@@ -100,13 +98,12 @@ class Vm {
   uint64_t boot_zero_page_ = 0;
   std::unique_ptr<RawTerminal> terminal_;
   std::unique_ptr<EscapeFilter> escape_;
-  std::vector<Fd> host_fds_;                    // signalfd, timerfd, serial output file, irqfds
+  std::vector<Fd> host_fds_;                    // signalfd, timerfd, serial output file
   std::vector<EventLoop::Watch> host_watches_;  // signalfd, timerfds on loop_
   EventLoop::Watch stdin_watch_;
-  std::vector<std::shared_ptr<virtio::MmioTransport>> mmio_transports_;
-  std::vector<firmware::AcpiMmioDevice> acpi_mmio_devices_;
   std::vector<std::shared_ptr<virtio::VirtioDevice>> virtio_devices_;
   std::vector<Transport> virtio_transports_;  // of virtio_devices_[i]
+  std::unique_ptr<MmioHost> mmio_;            // virtio-mmio slots, their irqfds and ioeventfds
   std::unique_ptr<PciHost> pci_;              // root bus, BARs, MSI routes, INTx
   std::shared_ptr<virtio::Console> console_;
   std::unique_ptr<api::ApiServer> api_server_;  // stopped first in shutdown()
