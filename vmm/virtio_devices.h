@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "vmm/config.h"
+#include "vmm/core/host_input.h"
 
 namespace franca {
 namespace virtio {
@@ -20,6 +21,7 @@ struct OpenedDevices {
   std::vector<Transport> transports;  // of all[i]
   std::shared_ptr<virtio::Console> console;
   std::shared_ptr<virtio::Balloon> balloon;
+  std::shared_ptr<HostInputSink> stdio_input;  // the console with --console stdio, else null
 };
 
 Result<OpenedDevices> open_virtio_devices(const VmConfig& config);

@@ -3,12 +3,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
-
-#include <cmath>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -28,8 +24,8 @@
 #include "vmm/api/api_server.h"
 #include "vmm/core/log.h"
 #include "vmm/core/thread.h"
+#include "vmm/host_events.h"
 #include "vmm/host_memory.h"
-#include "vmm/host_terminal.h"
 #include "vmm/mmio_host.h"
 #include "vmm/pci_host.h"
 #include "vmm/virtio_devices.h"
@@ -97,6 +93,7 @@ Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config) {
   vm->virtio_devices_ = std::move(devices->all);
   vm->virtio_transports_ = std::move(devices->transports);
   vm->console_ = std::move(devices->console);
+  vm->stdio_input_ = std::move(devices->stdio_input);
   vm->api_server_ = std::move(*api_server);
   for (auto step : {&Vm::setup_memory, &Vm::setup_devices}) {
     if (auto r = (vm.get()->*step)(); !r) return std::unexpected(r.error());
@@ -156,7 +153,7 @@ Result<void> Vm::setup_serial_output() {
       if (!fd.valid())
         return usage_error(fmt::format("--serial file:{}: {}", config_.serial.path, std::strerror(errno)));
       serial_out_fd_ = fd.get();
-      host_fds_.push_back(std::move(fd));
+      serial_file_ = std::move(fd);
       return {};
     }
   }
@@ -180,6 +177,7 @@ Result<void> Vm::setup_devices() {
     }
   };
   serial_ = std::make_shared<Serial8250>(std::make_shared<KvmIrqLine>(kvm_vm_, x86::kCom1Irq), sink);
+  if (!stdio_input_ && config_.serial.mode == SerialConfig::Mode::kStdio) stdio_input_ = serial_;
   StopFn stop = [this](StopReason reason, int code) { request_stop(reason, code); };
   struct PortDevice {
     uint16_t base;
@@ -235,101 +233,20 @@ Result<void> Vm::setup_vcpus(const Kvm& kvm) {
 }
 
 Result<void> Vm::setup_host_events() {
-  // SIGINT/SIGTERM are blocked in every thread (see run()) and read here.
-  const sigset_t signals = vmm_blocked_signals();
-  Fd sfd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (!sfd.valid()) return errno_error("signalfd");
-  const int sfd_raw = sfd.get();
-  host_fds_.push_back(std::move(sfd));
-  if (auto r = watch_host_fd(sfd_raw,
-                             [this, sfd_raw](uint32_t) {
-                               signalfd_siginfo info{};
-                               if (::read(sfd_raw, &info, sizeof(info)) == sizeof(info)) {
-                                 spdlog::info("received signal {}, stopping the guest", info.ssi_signo);
-                                 request_stop(StopReason::kSignal, 128 + static_cast<int>(info.ssi_signo));
-                               }
-                             });
-      !r) {
-    return r;
-  }
+  host_events_ = std::make_unique<HostEvents>(*loop_);
+  StopFn stop = [this](StopReason reason, int code) { request_stop(reason, code); };
+  if (auto r = host_events_->watch_signals(stop); !r) return r;
   if (config_.timeout_seconds) {
-    if (auto r = add_timeout(*config_.timeout_seconds); !r) return r;
+    const double seconds = *config_.timeout_seconds;
+    auto expired = [this, seconds] {
+      spdlog::warn("--timeout {}s expired, stopping the guest", seconds);
+      log_guest_state("--timeout");
+      request_stop(StopReason::kTimeout, kExitTimeout);
+    };
+    if (auto r = host_events_->add_timeout(seconds, expired); !r) return r;
   }
-  if (config_.serial.mode == SerialConfig::Mode::kStdio || console_on_stdio()) add_stdin_input();
-  return add_periodic(std::chrono::milliseconds(100), [this] { serial_->resend_stuck_interrupt(); });
-}
-
-Result<void> Vm::add_periodic(std::chrono::milliseconds period, std::function<void()> fn) {
-  Fd tfd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-  if (!tfd.valid()) return errno_error("timerfd_create");
-  itimerspec spec{};
-  spec.it_value.tv_nsec = spec.it_interval.tv_nsec = period.count() * 1000000;
-  if (timerfd_settime(tfd.get(), 0, &spec, nullptr) < 0) return errno_error("timerfd_settime");
-  const int raw = tfd.get();
-  host_fds_.push_back(std::move(tfd));
-  return watch_host_fd(raw, [raw, fn = std::move(fn)](uint32_t) {
-    uint64_t expirations;
-    if (::read(raw, &expirations, sizeof(expirations)) == sizeof(expirations)) fn();
-  });
-}
-
-Result<void> Vm::add_timeout(double seconds) {
-  Fd tfd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-  if (!tfd.valid()) return errno_error("timerfd_create");
-  itimerspec spec{};
-  spec.it_value.tv_sec = static_cast<time_t>(seconds);
-  spec.it_value.tv_nsec = static_cast<long>(std::fmod(seconds, 1.0) * 1e9);
-  if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
-  if (timerfd_settime(tfd.get(), 0, &spec, nullptr) < 0) return errno_error("timerfd_settime");
-  const int raw = tfd.get();
-  host_fds_.push_back(std::move(tfd));
-  return watch_host_fd(raw, [this, raw, seconds](uint32_t) {
-    uint64_t expirations;
-    if (::read(raw, &expirations, sizeof(expirations)) != sizeof(expirations)) return;
-    spdlog::warn("--timeout {}s expired, stopping the guest", seconds);
-    log_guest_state("--timeout");
-    request_stop(StopReason::kTimeout, kExitTimeout);
-  });
-}
-
-bool Vm::console_on_stdio() const {
-  return console_ && config_.console->console.mode == virtio::ConsoleConfig::Mode::kStdio;
-}
-
-void Vm::add_stdin_input() {
-  terminal_ = std::make_unique<RawTerminal>();
-  escape_ = std::make_unique<EscapeFilter>([this] { request_stop(StopReason::kSignal, 130); });
-  const bool interactive = terminal_->active();
-  auto on_input = [this, interactive](uint32_t) {
-    uint8_t buf[256];
-    const ssize_t n = ::read(STDIN_FILENO, buf, sizeof(buf));
-    if (n <= 0) {  // EOF or error: stop listening, the guest keeps running
-      if (n == 0 || (errno != EAGAIN && errno != EINTR)) stdin_watch_.reset();
-      return;
-    }
-    std::span<const uint8_t> bytes(buf, static_cast<size_t>(n));
-    std::vector<uint8_t> filtered;
-    if (interactive) {
-      filtered = escape_->filter(bytes);
-      bytes = filtered;
-    }
-    if (console_on_stdio())
-      console_->input(bytes);
-    else
-      serial_->enqueue_input(bytes);
-  };
-  // epoll refuses regular files and /dev/null; then there is simply no input.
-  if (auto r = loop_->add(STDIN_FILENO, EPOLLIN, on_input); !r)
-    spdlog::debug("serial input disabled: {}", r.error().message);
-  else
-    stdin_watch_ = std::move(*r);
-}
-
-Result<void> Vm::watch_host_fd(int fd, EventLoop::Callback callback) {
-  auto watch = loop_->add(fd, EPOLLIN, std::move(callback));
-  if (!watch) return std::unexpected(watch.error());
-  host_watches_.push_back(std::move(*watch));
-  return {};
+  if (stdio_input_) host_events_->feed_stdin(stdio_input_, stop);
+  return host_events_->add_periodic(std::chrono::milliseconds(100), [this] { serial_->resend_stuck_interrupt(); });
 }
 
 void Vm::request_stop(StopReason reason, int exit_code) {
@@ -387,7 +304,7 @@ void Vm::shutdown() {
   if (pci_) pci_->shutdown();
   if (loop_) loop_->stop();
   if (loop_thread_.joinable()) loop_thread_.join();
-  terminal_.reset();  // restore the terminal before anything else prints
+  if (host_events_) host_events_->restore_terminal();  // before anything else prints
 }
 
 }  // namespace franca

@@ -21,6 +21,7 @@
 #include "vmm/core/bus.h"
 #include "vmm/core/event_loop.h"
 #include "vmm/core/guest_memory.h"
+#include "vmm/core/host_input.h"
 #include "vmm/core/kvm.h"
 #include "vmm/core/stop.h"
 #include "vmm/vcpu.h"
@@ -30,8 +31,7 @@ namespace franca {
 class Serial8250;
 class MmioHost;
 class PciHost;
-class RawTerminal;
-class EscapeFilter;
+class HostEvents;
 namespace firmware {
 struct BzImage;
 struct InitrdSource;
@@ -67,22 +67,16 @@ class Vm {
   Result<void> setup_virtio_devices();
   Result<void> setup_vcpus(const Kvm& kvm);
   Result<void> setup_host_events();
-  Result<void> add_timeout(double seconds);
   // Logs every vCPU's state and every device's counters at warn level (a guest
   // that is about to be stopped for not finishing: where was it?). Any thread
   // but a vCPU's; skipped while the control API is pausing or inspecting vCPUs.
   void log_guest_state(std::string_view why);
-  // Runs `fn` on the vmm-io loop every `period` (< 1 s).
-  Result<void> add_periodic(std::chrono::milliseconds period, std::function<void()> fn);
-  void add_stdin_input();
-  bool console_on_stdio() const;  // --console stdio: host input goes to hvc0, not COM1
   void wait_for_stop();
   void shutdown();
   void log_vcpu_positions();
   // --api-socket, bound before any KVM call (null without it); served from start_api().
   static Result<std::unique_ptr<api::ApiServer>> open_api_socket(const VmConfig& config);
   void start_api();  // also starts the uptime clock
-  Result<void> watch_host_fd(int fd, EventLoop::Callback callback);
 
   VmConfig config_;
   KvmVm kvm_vm_;
@@ -96,11 +90,9 @@ class Vm {
   int serial_out_fd_ = -1;
   uint64_t boot_entry_ = 0;
   uint64_t boot_zero_page_ = 0;
-  std::unique_ptr<RawTerminal> terminal_;
-  std::unique_ptr<EscapeFilter> escape_;
-  std::vector<Fd> host_fds_;                    // signalfd, timerfd, serial output file
-  std::vector<EventLoop::Watch> host_watches_;  // signalfd, timerfds on loop_
-  EventLoop::Watch stdin_watch_;
+  Fd serial_file_;                            // --serial file:PATH
+  std::shared_ptr<HostInputSink> stdio_input_;  // who owns host stdin (console or COM1), or null
+  std::unique_ptr<HostEvents> host_events_;     // signalfd, timerfds, stdin on loop_
   std::vector<std::shared_ptr<virtio::VirtioDevice>> virtio_devices_;
   std::vector<Transport> virtio_transports_;  // of virtio_devices_[i]
   std::unique_ptr<MmioHost> mmio_;            // virtio-mmio slots, their irqfds and ioeventfds
