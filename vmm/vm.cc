@@ -29,6 +29,7 @@
 #include "vmm/mmio_host.h"
 #include "vmm/pci_host.h"
 #include "vmm/virtio_devices.h"
+#include "vmm/vm_api.h"
 
 namespace franca {
 namespace {
@@ -240,7 +241,7 @@ Result<void> Vm::setup_host_events() {
     const double seconds = *config_.timeout_seconds;
     auto expired = [this, seconds] {
       spdlog::warn("--timeout {}s expired, stopping the guest", seconds);
-      log_guest_state("--timeout");
+      log_guest_state(vcpu_control_, virtio_devices_, "--timeout");
       request_stop(StopReason::kTimeout, kExitTimeout);
     };
     if (auto r = host_events_->add_timeout(seconds, expired); !r) return r;
@@ -305,6 +306,21 @@ void Vm::shutdown() {
   if (loop_) loop_->stop();
   if (loop_thread_.joinable()) loop_thread_.join();
   if (host_events_) host_events_->restore_terminal();  // before anything else prints
+}
+
+Result<std::unique_ptr<api::ApiServer>> Vm::open_api_socket(const VmConfig& config) {
+  if (config.api_socket.empty()) return nullptr;
+  return api::ApiServer::create(config.api_socket);
+}
+
+void Vm::start_api() {
+  started_ = std::chrono::steady_clock::now();
+  if (!api_server_) return;
+  StopFn stop = [this](StopReason reason, int code) { request_stop(reason, code); };
+  api_target_ = make_vm_api(
+      {config_.cpus, config_.memory, virtio_devices_, virtio_transports_, vcpu_control_, std::move(stop), started_});
+  api_server_->start(*api_target_);
+  spdlog::info("control socket on {}", api_server_->path());
 }
 
 }  // namespace franca

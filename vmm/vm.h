@@ -25,6 +25,7 @@
 #include "vmm/core/kvm.h"
 #include "vmm/core/stop.h"
 #include "vmm/vcpu.h"
+#include "vmm/vcpu_control.h"
 
 namespace franca {
 
@@ -46,8 +47,6 @@ class Console;
 }  // namespace virtio
 
 class Vm {
-  friend class VmApi;  // the control API's view of the VM (vm_api.cc)
-
  public:
   // Checks the inputs (kernel, initrd, sizes) first so bad input fails before any host access.
   static Result<std::unique_ptr<Vm>> create(const VmConfig& config);
@@ -67,10 +66,6 @@ class Vm {
   Result<void> setup_virtio_devices();
   Result<void> setup_vcpus(const Kvm& kvm);
   Result<void> setup_host_events();
-  // Logs every vCPU's state and every device's counters at warn level (a guest
-  // that is about to be stopped for not finishing: where was it?). Any thread
-  // but a vCPU's; skipped while the control API is pausing or inspecting vCPUs.
-  void log_guest_state(std::string_view why);
   void wait_for_stop();
   void shutdown();
   void log_vcpu_positions();
@@ -86,11 +81,12 @@ class Vm {
   std::unique_ptr<EventLoop> loop_;
   std::jthread loop_thread_;  // vmm-io, from start_thread
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  VcpuControl vcpu_control_{vcpus_};  // pause/resume/inspect, one controller at a time (api, timeout)
   std::shared_ptr<Serial8250> serial_;
   int serial_out_fd_ = -1;
   uint64_t boot_entry_ = 0;
   uint64_t boot_zero_page_ = 0;
-  Fd serial_file_;                            // --serial file:PATH
+  Fd serial_file_;                              // --serial file:PATH
   std::shared_ptr<HostInputSink> stdio_input_;  // who owns host stdin (console or COM1), or null
   std::unique_ptr<HostEvents> host_events_;     // signalfd, timerfds, stdin on loop_
   std::vector<std::shared_ptr<virtio::VirtioDevice>> virtio_devices_;
@@ -102,7 +98,6 @@ class Vm {
   std::unique_ptr<api::ApiTarget> api_target_;
   std::chrono::steady_clock::time_point started_;
 
-  std::mutex vcpu_control_;  // one controller of vCPU pause/inspect at a time (api, timeout)
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   std::optional<std::pair<StopReason, int>> stop_;
