@@ -44,4 +44,9 @@ Result<OpenedDevices> open_virtio_devices(const VmConfig& config) {
   return out;
 }
 
+Result<void> OpenedDevices::start(EventLoop& loop) const {
+  if (console) return console->start(loop);
+  return {};
+}
+
 }  // namespace franca

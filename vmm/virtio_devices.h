@@ -15,6 +15,7 @@ class VirtioDevice;
 class Console;
 class Balloon;
 }  // namespace virtio
+class EventLoop;
 
 struct OpenedDevices {
   std::vector<std::shared_ptr<virtio::VirtioDevice>> all;
@@ -22,6 +23,9 @@ struct OpenedDevices {
   std::shared_ptr<virtio::Console> console;
   std::shared_ptr<virtio::Balloon> balloon;
   std::shared_ptr<HostInputSink> stdio_input;  // the console with --console stdio, else null
+
+  // Registers the back-ends' fds on `loop` (the console's), once, before the guest runs.
+  Result<void> start(EventLoop& loop) const;
 };
 
 Result<OpenedDevices> open_virtio_devices(const VmConfig& config);

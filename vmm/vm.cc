@@ -16,7 +16,6 @@
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial_8250.h"
 #include "devices/legacy/test_exit.h"
-#include "devices/virtio/console/console.h"
 #include "firmware/acpi.h"
 #include "firmware/boot_params.h"
 #include "firmware/bzimage.h"
@@ -91,10 +90,8 @@ Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config) {
   auto kvm_vm = kvm->create_vm();
   if (!kvm_vm) return std::unexpected(kvm_vm.error());
   std::unique_ptr<Vm> vm(new Vm(config, std::move(*kvm_vm)));
-  vm->virtio_devices_ = std::move(devices->all);
-  vm->virtio_transports_ = std::move(devices->transports);
-  vm->console_ = std::move(devices->console);
-  vm->stdio_input_ = std::move(devices->stdio_input);
+  vm->stdio_input_ = devices->stdio_input;
+  vm->devices_ = std::move(*devices);
   vm->api_server_ = std::move(*api_server);
   for (auto step : {&Vm::setup_memory, &Vm::setup_devices}) {
     if (auto r = (vm.get()->*step)(); !r) return std::unexpected(r.error());
@@ -204,12 +201,10 @@ Result<void> Vm::setup_devices() {
 }
 
 Result<void> Vm::setup_virtio_devices() {
-  if (console_) {
-    if (auto r = console_->start(*loop_); !r) return r;
-  }
-  for (size_t i = 0; i < virtio_devices_.size(); ++i) {
-    auto r = virtio_transports_[i] == Transport::kPci ? pci_->add_virtio(virtio_devices_[i])
-                                                      : mmio_->add_virtio(virtio_devices_[i]);
+  if (auto r = devices_.start(*loop_); !r) return r;
+  for (size_t i = 0; i < devices_.all.size(); ++i) {
+    auto r = devices_.transports[i] == Transport::kPci ? pci_->add_virtio(devices_.all[i])
+                                                       : mmio_->add_virtio(devices_.all[i]);
     if (!r) return r;
   }
   return {};
@@ -241,7 +236,7 @@ Result<void> Vm::setup_host_events() {
     const double seconds = *config_.timeout_seconds;
     auto expired = [this, seconds] {
       spdlog::warn("--timeout {}s expired, stopping the guest", seconds);
-      log_guest_state(vcpu_control_, virtio_devices_, "--timeout");
+      log_guest_state(vcpu_control_, devices_.all, "--timeout");
       request_stop(StopReason::kTimeout, kExitTimeout);
     };
     if (auto r = host_events_->add_timeout(seconds, expired); !r) return r;
@@ -318,7 +313,7 @@ void Vm::start_api() {
   if (!api_server_) return;
   StopFn stop = [this](StopReason reason, int code) { request_stop(reason, code); };
   api_target_ = make_vm_api(
-      {config_.cpus, config_.memory, virtio_devices_, virtio_transports_, vcpu_control_, std::move(stop), started_});
+      {config_.cpus, config_.memory, devices_.all, devices_.transports, vcpu_control_, std::move(stop), started_});
   api_server_->start(*api_target_);
   spdlog::info("control socket on {}", api_server_->path());
 }

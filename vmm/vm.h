@@ -26,6 +26,7 @@
 #include "vmm/core/stop.h"
 #include "vmm/vcpu.h"
 #include "vmm/vcpu_control.h"
+#include "vmm/virtio_devices.h"
 
 namespace franca {
 
@@ -41,10 +42,6 @@ namespace api {
 class ApiServer;
 class ApiTarget;
 }  // namespace api
-namespace virtio {
-class VirtioDevice;
-class Console;
-}  // namespace virtio
 
 class Vm {
  public:
@@ -89,11 +86,9 @@ class Vm {
   Fd serial_file_;                              // --serial file:PATH
   std::shared_ptr<HostInputSink> stdio_input_;  // who owns host stdin (console or COM1), or null
   std::unique_ptr<HostEvents> host_events_;     // signalfd, timerfds, stdin on loop_
-  std::vector<std::shared_ptr<virtio::VirtioDevice>> virtio_devices_;
-  std::vector<Transport> virtio_transports_;  // of virtio_devices_[i]
-  std::unique_ptr<MmioHost> mmio_;            // virtio-mmio slots, their irqfds and ioeventfds
-  std::unique_ptr<PciHost> pci_;              // root bus, BARs, MSI routes, INTx
-  std::shared_ptr<virtio::Console> console_;
+  OpenedDevices devices_;                       // every virtio device and its transport choice
+  std::unique_ptr<MmioHost> mmio_;              // virtio-mmio slots, their irqfds and ioeventfds
+  std::unique_ptr<PciHost> pci_;                // root bus, BARs, MSI routes, INTx
   std::unique_ptr<api::ApiServer> api_server_;  // stopped first in shutdown()
   std::unique_ptr<api::ApiTarget> api_target_;
   std::chrono::steady_clock::time_point started_;
