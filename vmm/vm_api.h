@@ -18,6 +18,8 @@ namespace virtio {
 class VirtioDevice;
 }  // namespace virtio
 
+// All the control API may see or do: Vm's config values, its devices, the vCPU
+// controller, a stop request and the time the guest started.
 struct VmView {
   unsigned cpus;
   uint64_t memory;  // bytes
@@ -33,6 +35,7 @@ std::unique_ptr<api::ApiTarget> make_vm_api(VmView view);
 
 // Logs every vCPU's state (skipped while the control API holds the vCPUs) and
 // every device's counters at warn level: where was a guest about to be stopped?
+// Any thread but a vCPU's.
 void log_guest_state(VcpuControl& vcpus, const std::vector<std::shared_ptr<virtio::VirtioDevice>>& devices,
                      std::string_view why);
 
