@@ -30,6 +30,7 @@ Result<OpenedDevices> open_virtio_devices(const VmConfig& config) {
     auto console = virtio::Console::create(config.console->console, "console0");
     if (!console) return std::unexpected(console.error());
     out.console = std::move(*console);
+    if (config.console->console.mode == virtio::ConsoleConfig::Mode::kStdio) out.stdio_input = out.console;
     out.all.push_back(out.console);
     out.transports.push_back(config.console->transport);
   }
@@ -41,6 +42,11 @@ Result<OpenedDevices> open_virtio_devices(const VmConfig& config) {
     out.transports.push_back(config.balloon->transport);
   }
   return out;
+}
+
+Result<void> OpenedDevices::start(EventLoop& loop) const {
+  if (console) return console->start(loop);
+  return {};
 }
 
 }  // namespace franca

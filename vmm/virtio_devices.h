@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "vmm/config.h"
+#include "vmm/core/host_input.h"
 
 namespace franca {
 namespace virtio {
@@ -14,12 +15,17 @@ class VirtioDevice;
 class Console;
 class Balloon;
 }  // namespace virtio
+class EventLoop;
 
 struct OpenedDevices {
   std::vector<std::shared_ptr<virtio::VirtioDevice>> all;
   std::vector<Transport> transports;  // of all[i]
   std::shared_ptr<virtio::Console> console;
   std::shared_ptr<virtio::Balloon> balloon;
+  std::shared_ptr<HostInputSink> stdio_input;  // the console with --console stdio, else null
+
+  // Registers the back-ends' fds on `loop` (the console's), once, before the guest runs.
+  Result<void> start(EventLoop& loop) const;
 };
 
 Result<OpenedDevices> open_virtio_devices(const VmConfig& config);

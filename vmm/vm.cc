@@ -3,13 +3,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
-
-#include <cmath>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -21,8 +16,6 @@
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial_8250.h"
 #include "devices/legacy/test_exit.h"
-#include "devices/virtio/console/console.h"
-#include "devices/virtio/mmio/mmio_transport.h"
 #include "firmware/acpi.h"
 #include "firmware/boot_params.h"
 #include "firmware/bzimage.h"
@@ -30,10 +23,12 @@
 #include "vmm/api/api_server.h"
 #include "vmm/core/log.h"
 #include "vmm/core/thread.h"
+#include "vmm/host_events.h"
 #include "vmm/host_memory.h"
-#include "vmm/host_terminal.h"
+#include "vmm/mmio_host.h"
 #include "vmm/pci_host.h"
 #include "vmm/virtio_devices.h"
+#include "vmm/vm_api.h"
 
 namespace franca {
 namespace {
@@ -49,20 +44,6 @@ class KvmIrqLine : public IrqLine {
  private:
   KvmVm& vm_;
   uint32_t gsi_;
-};
-
-// An edge on a GSI through a KVM irqfd: no ioctl on the signalling thread.
-class IrqfdLine : public IrqLine {
- public:
-  explicit IrqfdLine(int fd) : fd_(fd) {}
-  void set_level(bool high) override {
-    if (!high) return;
-    const uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(fd_, &one, sizeof(one));
-  }
-
- private:
-  int fd_;  // owned by Vm::host_fds_
 };
 
 // CMOS/RTC index and data ports: reads return 0 so "update in progress" reads clear.
@@ -109,9 +90,8 @@ Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config) {
   auto kvm_vm = kvm->create_vm();
   if (!kvm_vm) return std::unexpected(kvm_vm.error());
   std::unique_ptr<Vm> vm(new Vm(config, std::move(*kvm_vm)));
-  vm->virtio_devices_ = std::move(devices->all);
-  vm->virtio_transports_ = std::move(devices->transports);
-  vm->console_ = std::move(devices->console);
+  vm->stdio_input_ = devices->stdio_input;
+  vm->devices_ = std::move(*devices);
   vm->api_server_ = std::move(*api_server);
   for (auto step : {&Vm::setup_memory, &Vm::setup_devices}) {
     if (auto r = (vm.get()->*step)(); !r) return std::unexpected(r.error());
@@ -144,7 +124,7 @@ Result<void> Vm::setup_memory() {
 Result<void> Vm::load_kernel(const firmware::BzImage& image, const firmware::InitrdSource& initrd) {
   firmware::AcpiConfig acpi;
   acpi.cpus = config_.cpus;
-  acpi.mmio_devices = acpi_mmio_devices_;
+  acpi.mmio_devices = mmio_->acpi();
   acpi.pci = pci_->acpi();
   auto rsdp = firmware::write_acpi_tables(memory_, acpi);
   if (!rsdp) return std::unexpected(rsdp.error());
@@ -171,7 +151,7 @@ Result<void> Vm::setup_serial_output() {
       if (!fd.valid())
         return usage_error(fmt::format("--serial file:{}: {}", config_.serial.path, std::strerror(errno)));
       serial_out_fd_ = fd.get();
-      host_fds_.push_back(std::move(fd));
+      serial_file_ = std::move(fd);
       return {};
     }
   }
@@ -195,6 +175,7 @@ Result<void> Vm::setup_devices() {
     }
   };
   serial_ = std::make_shared<Serial8250>(std::make_shared<KvmIrqLine>(kvm_vm_, x86::kCom1Irq), sink);
+  if (!stdio_input_ && config_.serial.mode == SerialConfig::Mode::kStdio) stdio_input_ = serial_;
   StopFn stop = [this](StopReason reason, int code) { request_stop(reason, code); };
   struct PortDevice {
     uint16_t base;
@@ -213,46 +194,19 @@ Result<void> Vm::setup_devices() {
   }
   uint64_t ram_top = 0;  // end of the highest RAM region: the 64-bit PCI window starts above it
   for (const MemoryRegion& r : memory_.regions()) ram_top = std::max(ram_top, r.gpa + r.size);
+  mmio_ = std::make_unique<MmioHost>(kvm_vm_, mmio_bus_, memory_, *loop_);
   pci_ = std::make_unique<PciHost>(kvm_vm_, pio_bus_, mmio_bus_, memory_, *loop_, ram_top);
   if (auto r = pci_->attach(); !r) return r;
   return setup_virtio_devices();
 }
 
 Result<void> Vm::setup_virtio_devices() {
-  if (console_) {
-    if (auto r = console_->start(*loop_); !r) return r;
-  }
-  for (size_t i = 0; i < virtio_devices_.size(); ++i) {
-    auto r = virtio_transports_[i] == Transport::kPci ? pci_->add_virtio(virtio_devices_[i])
-                                                      : add_mmio_device(virtio_devices_[i]);
+  if (auto r = devices_.start(*loop_); !r) return r;
+  for (size_t i = 0; i < devices_.all.size(); ++i) {
+    auto r = devices_.transports[i] == Transport::kPci ? pci_->add_virtio(devices_.all[i])
+                                                       : mmio_->add_virtio(devices_.all[i]);
     if (!r) return r;
   }
-  return {};
-}
-
-// One 4 KiB virtio-mmio slot: bus range, irqfd on its GSI, one ioeventfd per
-// queue on QueueNotify, and an LNRO0005 entry for the DSDT.
-Result<void> Vm::add_mmio_device(std::shared_ptr<virtio::VirtioDevice> device) {
-  const size_t index = mmio_transports_.size();
-  if (index >= std::size(x86::kVirtioMmioGsis)) return usage_error("too many virtio-mmio devices");
-  const uint64_t base = x86::kVirtioMmioBase + index * virtio::MmioTransport::kSize;
-  const uint32_t gsi = x86::kVirtioMmioGsis[index];
-  Fd irq_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!irq_fd.valid()) return errno_error("eventfd for an irqfd");
-  if (auto r = kvm_vm_.irqfd(irq_fd.get(), gsi); !r) return r;
-  auto irq = std::make_shared<IrqfdLine>(irq_fd.get());
-  host_fds_.push_back(std::move(irq_fd));
-  const std::string id = device->id();
-  auto transport = virtio::MmioTransport::create(std::move(device), memory_, *loop_, irq);
-  if (!transport) return std::unexpected(transport.error());
-  if (auto r = mmio_bus_.insert(base, virtio::MmioTransport::kSize, *transport); !r) return r;
-  for (uint16_t q = 0; q < (*transport)->num_queues(); ++q) {
-    auto r = kvm_vm_.ioeventfd((*transport)->kick_fd(q), base + virtio::MmioTransport::kNotifyOffset, 4, false, q);
-    if (!r) return r;
-  }
-  mmio_transports_.push_back(std::move(*transport));
-  acpi_mmio_devices_.push_back({base, virtio::MmioTransport::kSize, gsi});
-  spdlog::info("{}: virtio-mmio at {:#x}, gsi {}", id, base, gsi);
   return {};
 }
 
@@ -275,101 +229,20 @@ Result<void> Vm::setup_vcpus(const Kvm& kvm) {
 }
 
 Result<void> Vm::setup_host_events() {
-  // SIGINT/SIGTERM are blocked in every thread (see run()) and read here.
-  const sigset_t signals = vmm_blocked_signals();
-  Fd sfd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (!sfd.valid()) return errno_error("signalfd");
-  const int sfd_raw = sfd.get();
-  host_fds_.push_back(std::move(sfd));
-  if (auto r = watch_host_fd(sfd_raw,
-                             [this, sfd_raw](uint32_t) {
-                               signalfd_siginfo info{};
-                               if (::read(sfd_raw, &info, sizeof(info)) == sizeof(info)) {
-                                 spdlog::info("received signal {}, stopping the guest", info.ssi_signo);
-                                 request_stop(StopReason::kSignal, 128 + static_cast<int>(info.ssi_signo));
-                               }
-                             });
-      !r) {
-    return r;
-  }
+  host_events_ = std::make_unique<HostEvents>(*loop_);
+  StopFn stop = [this](StopReason reason, int code) { request_stop(reason, code); };
+  if (auto r = host_events_->watch_signals(stop); !r) return r;
   if (config_.timeout_seconds) {
-    if (auto r = add_timeout(*config_.timeout_seconds); !r) return r;
+    const double seconds = *config_.timeout_seconds;
+    auto expired = [this, seconds] {
+      spdlog::warn("--timeout {}s expired, stopping the guest", seconds);
+      log_guest_state(vcpu_control_, devices_.all, "--timeout");
+      request_stop(StopReason::kTimeout, kExitTimeout);
+    };
+    if (auto r = host_events_->add_timeout(seconds, expired); !r) return r;
   }
-  if (config_.serial.mode == SerialConfig::Mode::kStdio || console_on_stdio()) add_stdin_input();
-  return add_periodic(std::chrono::milliseconds(100), [this] { serial_->resend_stuck_interrupt(); });
-}
-
-Result<void> Vm::add_periodic(std::chrono::milliseconds period, std::function<void()> fn) {
-  Fd tfd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-  if (!tfd.valid()) return errno_error("timerfd_create");
-  itimerspec spec{};
-  spec.it_value.tv_nsec = spec.it_interval.tv_nsec = period.count() * 1000000;
-  if (timerfd_settime(tfd.get(), 0, &spec, nullptr) < 0) return errno_error("timerfd_settime");
-  const int raw = tfd.get();
-  host_fds_.push_back(std::move(tfd));
-  return watch_host_fd(raw, [raw, fn = std::move(fn)](uint32_t) {
-    uint64_t expirations;
-    if (::read(raw, &expirations, sizeof(expirations)) == sizeof(expirations)) fn();
-  });
-}
-
-Result<void> Vm::add_timeout(double seconds) {
-  Fd tfd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-  if (!tfd.valid()) return errno_error("timerfd_create");
-  itimerspec spec{};
-  spec.it_value.tv_sec = static_cast<time_t>(seconds);
-  spec.it_value.tv_nsec = static_cast<long>(std::fmod(seconds, 1.0) * 1e9);
-  if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
-  if (timerfd_settime(tfd.get(), 0, &spec, nullptr) < 0) return errno_error("timerfd_settime");
-  const int raw = tfd.get();
-  host_fds_.push_back(std::move(tfd));
-  return watch_host_fd(raw, [this, raw, seconds](uint32_t) {
-    uint64_t expirations;
-    if (::read(raw, &expirations, sizeof(expirations)) != sizeof(expirations)) return;
-    spdlog::warn("--timeout {}s expired, stopping the guest", seconds);
-    log_guest_state("--timeout");
-    request_stop(StopReason::kTimeout, kExitTimeout);
-  });
-}
-
-bool Vm::console_on_stdio() const {
-  return console_ && config_.console->console.mode == virtio::ConsoleConfig::Mode::kStdio;
-}
-
-void Vm::add_stdin_input() {
-  terminal_ = std::make_unique<RawTerminal>();
-  escape_ = std::make_unique<EscapeFilter>([this] { request_stop(StopReason::kSignal, 130); });
-  const bool interactive = terminal_->active();
-  auto on_input = [this, interactive](uint32_t) {
-    uint8_t buf[256];
-    const ssize_t n = ::read(STDIN_FILENO, buf, sizeof(buf));
-    if (n <= 0) {  // EOF or error: stop listening, the guest keeps running
-      if (n == 0 || (errno != EAGAIN && errno != EINTR)) stdin_watch_.reset();
-      return;
-    }
-    std::span<const uint8_t> bytes(buf, static_cast<size_t>(n));
-    std::vector<uint8_t> filtered;
-    if (interactive) {
-      filtered = escape_->filter(bytes);
-      bytes = filtered;
-    }
-    if (console_on_stdio())
-      console_->input(bytes);
-    else
-      serial_->enqueue_input(bytes);
-  };
-  // epoll refuses regular files and /dev/null; then there is simply no input.
-  if (auto r = loop_->add(STDIN_FILENO, EPOLLIN, on_input); !r)
-    spdlog::debug("serial input disabled: {}", r.error().message);
-  else
-    stdin_watch_ = std::move(*r);
-}
-
-Result<void> Vm::watch_host_fd(int fd, EventLoop::Callback callback) {
-  auto watch = loop_->add(fd, EPOLLIN, std::move(callback));
-  if (!watch) return std::unexpected(watch.error());
-  host_watches_.push_back(std::move(*watch));
-  return {};
+  if (stdio_input_) host_events_->feed_stdin(stdio_input_, stop);
+  return host_events_->add_periodic(std::chrono::milliseconds(100), [this] { serial_->resend_stuck_interrupt(); });
 }
 
 void Vm::request_stop(StopReason reason, int exit_code) {
@@ -423,11 +296,26 @@ void Vm::shutdown() {
   api_server_.reset();  // its thread may be pausing vCPUs: stop it before them
   for (auto& vcpu : vcpus_) vcpu->stop();
   for (auto& vcpu : vcpus_) vcpu->join();
-  for (auto& transport : mmio_transports_) transport->shutdown();  // data paths stop before the loop
+  if (mmio_) mmio_->shutdown();  // data paths stop before the loop
   if (pci_) pci_->shutdown();
   if (loop_) loop_->stop();
   if (loop_thread_.joinable()) loop_thread_.join();
-  terminal_.reset();  // restore the terminal before anything else prints
+  if (host_events_) host_events_->restore_terminal();  // before anything else prints
+}
+
+Result<std::unique_ptr<api::ApiServer>> Vm::open_api_socket(const VmConfig& config) {
+  if (config.api_socket.empty()) return nullptr;
+  return api::ApiServer::create(config.api_socket);
+}
+
+void Vm::start_api() {
+  started_ = std::chrono::steady_clock::now();
+  if (!api_server_) return;
+  StopFn stop = [this](StopReason reason, int code) { request_stop(reason, code); };
+  api_target_ = make_vm_api(
+      {config_.cpus, config_.memory, devices_.all, devices_.transports, vcpu_control_, std::move(stop), started_});
+  api_server_->start(*api_target_);
+  spdlog::info("control socket on {}", api_server_->path());
 }
 
 }  // namespace franca

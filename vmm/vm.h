@@ -21,34 +21,29 @@
 #include "vmm/core/bus.h"
 #include "vmm/core/event_loop.h"
 #include "vmm/core/guest_memory.h"
+#include "vmm/core/host_input.h"
 #include "vmm/core/kvm.h"
 #include "vmm/core/stop.h"
 #include "vmm/vcpu.h"
+#include "vmm/vcpu_control.h"
+#include "vmm/virtio_devices.h"
 
 namespace franca {
 
 class Serial8250;
+class MmioHost;
 class PciHost;
-class RawTerminal;
-class EscapeFilter;
+class HostEvents;
 namespace firmware {
 struct BzImage;
 struct InitrdSource;
-struct AcpiMmioDevice;
 }  // namespace firmware
 namespace api {
 class ApiServer;
 class ApiTarget;
 }  // namespace api
-namespace virtio {
-class VirtioDevice;
-class MmioTransport;
-class Console;
-}  // namespace virtio
 
 class Vm {
-  friend class VmApi;  // the control API's view of the VM (vm_api.cc)
-
  public:
   // Checks the inputs (kernel, initrd, sizes) first so bad input fails before any host access.
   static Result<std::unique_ptr<Vm>> create(const VmConfig& config);
@@ -66,25 +61,14 @@ class Vm {
   Result<void> setup_serial_output();
   Result<void> setup_devices();
   Result<void> setup_virtio_devices();
-  Result<void> add_mmio_device(std::shared_ptr<virtio::VirtioDevice> device);
   Result<void> setup_vcpus(const Kvm& kvm);
   Result<void> setup_host_events();
-  Result<void> add_timeout(double seconds);
-  // Logs every vCPU's state and every device's counters at warn level (a guest
-  // that is about to be stopped for not finishing: where was it?). Any thread
-  // but a vCPU's; skipped while the control API is pausing or inspecting vCPUs.
-  void log_guest_state(std::string_view why);
-  // Runs `fn` on the vmm-io loop every `period` (< 1 s).
-  Result<void> add_periodic(std::chrono::milliseconds period, std::function<void()> fn);
-  void add_stdin_input();
-  bool console_on_stdio() const;  // --console stdio: host input goes to hvc0, not COM1
   void wait_for_stop();
   void shutdown();
   void log_vcpu_positions();
   // --api-socket, bound before any KVM call (null without it); served from start_api().
   static Result<std::unique_ptr<api::ApiServer>> open_api_socket(const VmConfig& config);
   void start_api();  // also starts the uptime clock
-  Result<void> watch_host_fd(int fd, EventLoop::Callback callback);
 
   VmConfig config_;
   KvmVm kvm_vm_;
@@ -94,26 +78,21 @@ class Vm {
   std::unique_ptr<EventLoop> loop_;
   std::jthread loop_thread_;  // vmm-io, from start_thread
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  VcpuControl vcpu_control_{vcpus_};  // pause/resume/inspect, one controller at a time (api, timeout)
   std::shared_ptr<Serial8250> serial_;
   int serial_out_fd_ = -1;
   uint64_t boot_entry_ = 0;
   uint64_t boot_zero_page_ = 0;
-  std::unique_ptr<RawTerminal> terminal_;
-  std::unique_ptr<EscapeFilter> escape_;
-  std::vector<Fd> host_fds_;                    // signalfd, timerfd, serial output file, irqfds
-  std::vector<EventLoop::Watch> host_watches_;  // signalfd, timerfds on loop_
-  EventLoop::Watch stdin_watch_;
-  std::vector<std::shared_ptr<virtio::MmioTransport>> mmio_transports_;
-  std::vector<firmware::AcpiMmioDevice> acpi_mmio_devices_;
-  std::vector<std::shared_ptr<virtio::VirtioDevice>> virtio_devices_;
-  std::vector<Transport> virtio_transports_;  // of virtio_devices_[i]
-  std::unique_ptr<PciHost> pci_;              // root bus, BARs, MSI routes, INTx
-  std::shared_ptr<virtio::Console> console_;
+  Fd serial_file_;                              // --serial file:PATH
+  std::shared_ptr<HostInputSink> stdio_input_;  // who owns host stdin (console or COM1), or null
+  std::unique_ptr<HostEvents> host_events_;     // signalfd, timerfds, stdin on loop_
+  OpenedDevices devices_;                       // every virtio device and its transport choice
+  std::unique_ptr<MmioHost> mmio_;              // virtio-mmio slots, their irqfds and ioeventfds
+  std::unique_ptr<PciHost> pci_;                // root bus, BARs, MSI routes, INTx
   std::unique_ptr<api::ApiServer> api_server_;  // stopped first in shutdown()
   std::unique_ptr<api::ApiTarget> api_target_;
   std::chrono::steady_clock::time_point started_;
 
-  std::mutex vcpu_control_;  // one controller of vCPU pause/inspect at a time (api, timeout)
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   std::optional<std::pair<StopReason, int>> stop_;

@@ -8,8 +8,7 @@
 #include "devices/virtio/balloon/balloon.h"
 #include "devices/virtio/device.h"
 #include "devices/virtio/net/net_control.h"
-#include "vmm/api/api_server.h"
-#include "vmm/vm.h"
+#include "vmm/vm_api.h"
 
 namespace franca {
 namespace {
@@ -31,20 +30,6 @@ std::string type_name(uint32_t device_type) {
   }
 }
 
-constexpr std::chrono::milliseconds kParkTimeout{2000};
-
-// One vCPU's id, thread and state, or why the state could not be read.
-json inspect(Vcpu& vcpu, size_t id) {
-  json one{{"id", id}, {"tid", vcpu.tid()}};
-  if (auto state = vcpu.inspect(kParkTimeout)) {
-    one["state"] = x86::describe(*state);
-  } else {
-    one["error"] =
-        fmt::format("did not leave KVM_RUN and park within {} ms: its thread is stuck in franca", kParkTimeout.count());
-  }
-  return one;
-}
-
 json counters_of(virtio::VirtioDevice& device) {
   const virtio::DeviceCounters& c = device.counters();
   json out{{"kicks", c.kicks.load()},
@@ -55,41 +40,29 @@ json counters_of(virtio::VirtioDevice& device) {
   return out;
 }
 
-}  // namespace
-
 // Runs on the `api` thread only; Vm stops that thread before anything it touches.
 class VmApi final : public api::ApiTarget {
  public:
-  explicit VmApi(Vm& vm) : vm_(vm) {}
+  explicit VmApi(VmView vm) : vm_(std::move(vm)) {}
 
   Result<json> status() override {
     json devices = json::array();
-    for (size_t i = 0; i < vm_.virtio_devices_.size(); ++i) devices.push_back(describe(i));
-    const std::chrono::duration<double> uptime = std::chrono::steady_clock::now() - vm_.started_;
-    return json{{"state", paused_ ? "paused" : "running"},
-                {"cpus", vm_.config_.cpus},
-                {"memory_mib", vm_.config_.memory / kMiB},
+    for (size_t i = 0; i < vm_.devices.size(); ++i) devices.push_back(describe(i));
+    const std::chrono::duration<double> uptime = std::chrono::steady_clock::now() - vm_.started;
+    return json{{"state", vm_.vcpus.paused() ? "paused" : "running"},
+                {"cpus", vm_.cpus},
+                {"memory_mib", vm_.memory / kMiB},
                 {"uptime_s", uptime.count()},
                 {"devices", std::move(devices)}};
   }
 
   Result<json> pause() override {
-    std::lock_guard lock(vm_.vcpu_control_);
-    if (!paused_) {
-      for (auto& vcpu : vm_.vcpus_) vcpu->pause();
-      paused_ = true;
-      spdlog::info("api: guest paused");
-    }
+    if (vm_.vcpus.pause()) spdlog::info("api: guest paused");
     return json{{"state", "paused"}};
   }
 
   Result<json> resume() override {
-    std::lock_guard lock(vm_.vcpu_control_);
-    if (paused_) {
-      for (auto& vcpu : vm_.vcpus_) vcpu->resume();
-      paused_ = false;
-      spdlog::info("api: guest resumed");
-    }
+    if (vm_.vcpus.resume()) spdlog::info("api: guest resumed");
     return json{{"state", "running"}};
   }
 
@@ -118,19 +91,14 @@ class VmApi final : public api::ApiTarget {
     if (id) {
       auto index = find(*id);
       if (!index) return std::unexpected(index.error());
-      devices[*id] = counters_of(*vm_.virtio_devices_[*index]);
+      devices[*id] = counters_of(*vm_.devices[*index]);
     } else {
-      for (const auto& device : vm_.virtio_devices_) devices[device->id()] = counters_of(*device);
+      for (const auto& device : vm_.devices) devices[device->id()] = counters_of(*device);
     }
     return json{{"devices", std::move(devices)}};
   }
 
-  Result<json> vcpus() override {
-    std::lock_guard lock(vm_.vcpu_control_);
-    json out = json::array();
-    for (size_t i = 0; i < vm_.vcpus_.size(); ++i) out.push_back(inspect(*vm_.vcpus_[i], i));
-    return json{{"vcpus", std::move(out)}};
-  }
+  Result<json> vcpus() override { return json{{"vcpus", vm_.vcpus.inspect()}}; }
 
   Result<json> set_balloon(uint64_t target_mib) override {
     auto balloon = find_balloon();
@@ -138,8 +106,8 @@ class VmApi final : public api::ApiTarget {
     virtio::Balloon& b = **balloon;
     const uint64_t guest_mib = b.guest_pages() / kPagesPerMib;
     if (target_mib == 0 || target_mib > guest_mib) {
-      return usage_error(fmt::format("balloon {}: the target is the memory the guest keeps, 1 to {} MiB", target_mib,
-                                     guest_mib));
+      return usage_error(
+          fmt::format("balloon {}: the target is the memory the guest keeps, 1 to {} MiB", target_mib, guest_mib));
     }
     if (auto r = b.set_size_mib(guest_mib - target_mib); !r) return std::unexpected(r.error());
     return balloon_summary(**balloon);
@@ -189,17 +157,17 @@ class VmApi final : public api::ApiTarget {
   }
 
   Result<virtio::Balloon*> find_balloon() const {
-    for (const auto& device : vm_.virtio_devices_) {
+    for (const auto& device : vm_.devices) {
       if (auto* b = dynamic_cast<virtio::Balloon*>(device.get())) return b;
     }
     return usage_error("this VM has no balloon (start it with --balloon)");
   }
 
   json describe(size_t i) const {
-    virtio::VirtioDevice& device = *vm_.virtio_devices_[i];
+    virtio::VirtioDevice& device = *vm_.devices[i];
     json out{{"id", device.id()},
              {"type", type_name(device.device_type())},
-             {"transport", vm_.virtio_transports_[i] == Transport::kPci ? "pci" : "mmio"}};
+             {"transport", vm_.transports[i] == Transport::kPci ? "pci" : "mmio"}};
     if (auto* net = dynamic_cast<virtio::NetControl*>(&device)) {
       out["backend"] = net->backend_name();
       out["link"] = net->link_up() ? "up" : "down";
@@ -209,8 +177,8 @@ class VmApi final : public api::ApiTarget {
   }
 
   Result<size_t> find(const std::string& id) const {
-    for (size_t i = 0; i < vm_.virtio_devices_.size(); ++i) {
-      if (vm_.virtio_devices_[i]->id() == id) return i;
+    for (size_t i = 0; i < vm_.devices.size(); ++i) {
+      if (vm_.devices[i]->id() == id) return i;
     }
     return usage_error(fmt::format("no device \"{}\"", id));
   }
@@ -218,43 +186,32 @@ class VmApi final : public api::ApiTarget {
   Result<virtio::NetControl*> find_net(const std::string& id) const {
     auto index = find(id);
     if (!index) return std::unexpected(index.error());
-    virtio::VirtioDevice& device = *vm_.virtio_devices_[*index];
+    virtio::VirtioDevice& device = *vm_.devices[*index];
     auto* net = dynamic_cast<virtio::NetControl*>(&device);
     if (!net)
       return usage_error(fmt::format("{} is a {} device, not a net device", id, type_name(device.device_type())));
     return net;
   }
 
-  Vm& vm_;
-  bool paused_ = false;
+  VmView vm_;
 };
 
-void Vm::log_guest_state(std::string_view why) {
-  std::unique_lock lock(vcpu_control_, std::try_to_lock);
-  if (!lock) {
+}  // namespace
+
+std::unique_ptr<api::ApiTarget> make_vm_api(VmView view) { return std::make_unique<VmApi>(std::move(view)); }
+
+void log_guest_state(VcpuControl& vcpus, const std::vector<std::shared_ptr<virtio::VirtioDevice>>& devices,
+                     std::string_view why) {
+  if (auto all = vcpus.try_inspect(); !all) {
     spdlog::warn("{}: vCPU state not read (the control API is pausing or inspecting the vCPUs)", why);
   } else {
-    for (size_t i = 0; i < vcpus_.size(); ++i) {
-      const json one = inspect(*vcpus_[i], i);
+    for (size_t i = 0; i < all->size(); ++i) {
+      const json& one = (*all)[i];
       spdlog::warn("{}: vcpu{} (thread {}):\n{}", why, i, one["tid"].get<pid_t>(),
                    one.contains("state") ? one["state"].get<std::string>() : one["error"].get<std::string>());
     }
   }
-  for (const auto& device : virtio_devices_)
-    spdlog::warn("{}: {} counters {}", why, device->id(), counters_of(*device).dump());
-}
-
-Result<std::unique_ptr<api::ApiServer>> Vm::open_api_socket(const VmConfig& config) {
-  if (config.api_socket.empty()) return nullptr;
-  return api::ApiServer::create(config.api_socket);
-}
-
-void Vm::start_api() {
-  started_ = std::chrono::steady_clock::now();
-  if (!api_server_) return;
-  api_target_ = std::make_unique<VmApi>(*this);
-  api_server_->start(*api_target_);
-  spdlog::info("control socket on {}", api_server_->path());
+  for (const auto& device : devices) spdlog::warn("{}: {} counters {}", why, device->id(), counters_of(*device).dump());
 }
 
 }  // namespace franca

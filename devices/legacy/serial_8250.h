@@ -14,10 +14,11 @@
 #include <span>
 
 #include "vmm/core/bus.h"
+#include "vmm/core/host_input.h"
 
 namespace franca {
 
-class Serial8250 : public BusDevice {
+class Serial8250 : public BusDevice, public HostInputSink {
  public:
   using Sink = std::function<void(std::span<const uint8_t>)>;
   static constexpr size_t kRxCapacity = 4096;
@@ -30,6 +31,8 @@ class Serial8250 : public BusDevice {
   // Host input (any thread). Returns how many bytes were accepted; the rest
   // should be offered again later (the RX FIFO is bounded, nothing is dropped here).
   size_t enqueue_input(std::span<const uint8_t> bytes);
+  // HostInputSink: the same as enqueue_input (--serial stdio).
+  size_t input(std::span<const uint8_t> bytes) override { return enqueue_input(bytes); }
 
   // Called periodically (vmm-io loop): re-sends the interrupt if one has been
   // pending since the last call without the guest reading IIR, so an edge lost

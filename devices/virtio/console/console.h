@@ -28,6 +28,7 @@
 #include "devices/virtio/console/backend.h"
 #include "devices/virtio/device.h"
 #include "devices/virtio/device_session.h"
+#include "vmm/core/host_input.h"
 
 namespace franca::virtio {
 
@@ -41,7 +42,7 @@ struct ConsoleConfig {
 // "size", "emerg_write" (multiport is never offered).
 std::span<const FeatureName> console_feature_names();
 
-class Console final : public VirtioDevice {
+class Console final : public VirtioDevice, public HostInputSink {
  public:
   static constexpr uint16_t kRxQueue = 0;  // receiveq: host -> guest
   static constexpr uint16_t kTxQueue = 1;  // transmitq: guest -> host
@@ -58,9 +59,10 @@ class Console final : public VirtioDevice {
   // Registers the back-end's fds on `loop` (the vmm-io loop that will also get
   // the DeviceContext); call once, before the guest runs.
   Result<void> start(EventLoop& loop);
-  // Host input for the guest (any thread): stdio input from the VMM, or the
-  // back-end's. Returns how many bytes fit in the input buffer; the rest is not taken.
-  size_t input(std::span<const uint8_t> bytes);
+  // Host input for the guest (any thread): stdio input from the VMM (HostInputSink,
+  // --console stdio), or the back-end's. Returns how many bytes fit in the input
+  // buffer; the rest is not taken.
+  size_t input(std::span<const uint8_t> bytes) override;
   // New terminal size (any thread): updates cols/rows and raises a config interrupt.
   void set_size(uint16_t cols, uint16_t rows);
 

@@ -53,6 +53,14 @@ TEST_F(Serial8250Test, IerKeepsOnlyFourBits) {
 
 TEST_F(Serial8250Test, IdleLineStatusShowsTransmitterEmpty) { EXPECT_EQ(in(UART_LSR), UART_LSR_THRE | UART_LSR_TEMT); }
 
+TEST_F(Serial8250Test, HostInputSinkFeedsTheReceiver) {
+  HostInputSink& sink = uart_;
+  const uint8_t bytes[] = {'x'};
+  EXPECT_EQ(sink.input(bytes), 1u);
+  EXPECT_TRUE(in(UART_LSR)&UART_LSR_DR);
+  EXPECT_EQ(in(UART_RX), 'x');
+}
+
 TEST_F(Serial8250Test, InputSetsDataReadyAndIsReadInOrder) {
   const uint8_t bytes[] = {'h', 'i'};
   EXPECT_EQ(uart_.enqueue_input(bytes), 2u);

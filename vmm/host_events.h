@@ -1,0 +1,50 @@
+// The host's events on the vmm-io loop: SIGINT/SIGTERM through a signalfd,
+// timers (--timeout, periodic ticks), and host stdin fed to one HostInputSink
+// (raw mode and the Ctrl-A x escape when stdin is a terminal). Every callback
+// runs on the loop thread; Vm decides what a stop or an expiry means.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "vmm/core/event_loop.h"
+#include "vmm/core/fd.h"
+#include "vmm/core/host_input.h"
+#include "vmm/core/stop.h"
+
+namespace franca {
+
+class RawTerminal;
+class EscapeFilter;
+
+class HostEvents {
+ public:
+  explicit HostEvents(EventLoop& loop);
+  ~HostEvents();
+
+  // SIGINT/SIGTERM (blocked in every thread, vmm_blocked_signals()): stop(kSignal, 128 + signal).
+  Result<void> watch_signals(StopFn stop);
+  // Runs `fn` once, `seconds` from now (at least 1 ns).
+  Result<void> add_timeout(double seconds, std::function<void()> fn);
+  // Runs `fn` every `period` (< 1 s).
+  Result<void> add_periodic(std::chrono::milliseconds period, std::function<void()> fn);
+  // Feeds host stdin to `sink` until EOF (the guest keeps running after it). On
+  // a terminal: raw mode, and Ctrl-A x is stop(kSignal, 130).
+  void feed_stdin(std::shared_ptr<HostInputSink> sink, StopFn stop);
+  // Restores the terminal (shutdown, before anything else prints).
+  void restore_terminal();
+
+ private:
+  Result<void> watch(int fd, EventLoop::Callback callback);
+
+  EventLoop& loop_;
+  std::unique_ptr<RawTerminal> terminal_;
+  std::unique_ptr<EscapeFilter> escape_;
+  std::vector<Fd> fds_;                    // signalfd, timerfds
+  std::vector<EventLoop::Watch> watches_;  // of fds_, removed before they close
+  EventLoop::Watch stdin_watch_;
+};
+
+}  // namespace franca
