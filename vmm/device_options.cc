@@ -231,8 +231,8 @@ Result<BalloonOption> parse_balloon_option(std::string_view text) {
     }
     b.size_mib = mib;
   }
-  for (auto [key, field] : {std::pair{"deflate_on_oom", &b.deflate_on_oom},
-                            std::pair{"free_page_reporting", &b.free_page_reporting}}) {
+  for (auto [key, field] :
+       {std::pair{"deflate_on_oom", &b.deflate_on_oom}, std::pair{"free_page_reporting", &b.free_page_reporting}}) {
     if (auto v = take(*items, key)) {
       auto on = parse_on_off(*v, kFlag, key);
       if (!on) return std::unexpected(on.error());
@@ -250,7 +250,8 @@ Result<BalloonOption> parse_balloon_option(std::string_view text) {
   auto transport = parse_transport(*items, kFlag);
   if (!transport) return std::unexpected(transport.error());
   out.transport = *transport;
-  if (auto r = no_leftovers(*items, kFlag, "size, deflate_on_oom, free_page_reporting, stats_period, transport, features");
+  if (auto r =
+          no_leftovers(*items, kFlag, "size, deflate_on_oom, free_page_reporting, stats_period, transport, features");
       !r)
     return std::unexpected(r.error());
   return out;

@@ -120,7 +120,8 @@ Result<json> dispatch(ApiTarget& target, std::string_view line) {
   }
   return usage_error(fmt::format(
       "unknown cmd \"{}\" (expected status, pause, resume, shutdown, net-link, net-backend, counters, vcpus, "
-      "balloon or balloon-stats)", *cmd));
+      "balloon or balloon-stats)",
+      *cmd));
 }
 
 }  // namespace

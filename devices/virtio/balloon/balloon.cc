@@ -38,15 +38,13 @@ constexpr std::array<FeatureName, 4> kFeatureNames = {{
     {"reporting", VIRTIO_BALLOON_F_REPORTING},
 }};
 
-constexpr uint64_t kRingFeatures = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_RING_PACKED) |
-                                   bit(VIRTIO_RING_F_EVENT_IDX) | bit(VIRTIO_RING_F_INDIRECT_DESC);
+constexpr uint64_t kRingFeatures = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_RING_PACKED) | bit(VIRTIO_RING_F_EVENT_IDX) |
+                                   bit(VIRTIO_RING_F_INDIRECT_DESC);
 
 // Chains handled per pass before the rest is posted back to the loop.
 constexpr size_t kChainBudget = 256;
 
-int madvise_release(uint8_t* host, uint64_t len) {
-  return madvise(host, len, MADV_DONTNEED) == 0 ? 0 : errno;
-}
+int madvise_release(uint8_t* host, uint64_t len) { return madvise(host, len, MADV_DONTNEED) == 0 ? 0 : errno; }
 
 }  // namespace
 
@@ -56,13 +54,14 @@ Result<std::unique_ptr<Balloon>> Balloon::create(const BalloonConfig& config, ui
                                                  ReleaseFn release) {
   const long host_page = sysconf(_SC_PAGESIZE);
   if (host_page != static_cast<long>(kPageSize)) {
-    return host_error(fmt::format("--balloon: the host's page size is {} bytes; the balloon releases 4 KiB pages "
-                                  "one by one and needs 4 KiB host pages",
-                                  host_page));
+    return host_error(
+        fmt::format("--balloon: the host's page size is {} bytes; the balloon releases 4 KiB pages "
+                    "one by one and needs 4 KiB host pages",
+                    host_page));
   }
   if (config.size_mib * kPagesPerMib > guest_memory / kPageSize) {
-    return usage_error(fmt::format("--balloon size={}: more than the guest's {} MiB", config.size_mib,
-                                   guest_memory >> 20));
+    return usage_error(
+        fmt::format("--balloon size={}: more than the guest's {} MiB", config.size_mib, guest_memory >> 20));
   }
   uint64_t offered = kRingFeatures | bit(VIRTIO_BALLOON_F_MUST_TELL_HOST) | bit(VIRTIO_BALLOON_F_STATS_VQ);
   if (config.deflate_on_oom) offered |= bit(VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
@@ -92,8 +91,8 @@ uint16_t Balloon::num_queues() const {
 
 Result<void> Balloon::set_size_mib(uint64_t mib) {
   if (mib > guest_pages_ / kPagesPerMib) {
-    return usage_error(fmt::format("balloon size {} MiB: more than the guest's {} MiB", mib,
-                                   guest_pages_ / kPagesPerMib));
+    return usage_error(
+        fmt::format("balloon size {} MiB: more than the guest's {} MiB", mib, guest_pages_ / kPagesPerMib));
   }
   size_pages_.store(static_cast<uint32_t>(mib * kPagesPerMib));
   spdlog::info("{}: balloon size {} MiB (the guest keeps {} MiB)", id_, mib, guest_pages_ / kPagesPerMib - mib);
@@ -236,8 +235,8 @@ bool Balloon::handle_pfns(Queue& q, const DescriptorChain& chain, bool inflate) 
   const balloon::PfnList list = balloon::parse_pfns(bytes);
   if (list.trailing_bytes) {
     counters_.errors++;
-    FRANCA_WARN_RATELIMITED("{}: {} request of {} bytes, not a whole number of 4-byte PFNs; {} byte(s) ignored",
-                            id_, what, bytes.size(), list.trailing_bytes);
+    FRANCA_WARN_RATELIMITED("{}: {} request of {} bytes, not a whole number of 4-byte PFNs; {} byte(s) ignored", id_,
+                            what, bytes.size(), list.trailing_bytes);
   }
   std::vector<uint64_t> pages;
   pages.reserve(list.pfns.size());
@@ -291,8 +290,9 @@ void Balloon::drain_stats() {
     balloon::StatList list = balloon::parse_stats(bytes);
     if (list.trailing_bytes || list.dropped || bytes.size() < chain.readable_bytes()) {
       counters_.errors++;
-      FRANCA_WARN_RATELIMITED("{}: stats buffer of {} bytes is not a list of at most {} 10-byte stats; the rest ignored",
-                              id_, chain.readable_bytes(), balloon::kMaxStats);
+      FRANCA_WARN_RATELIMITED(
+          "{}: stats buffer of {} bytes is not a list of at most {} 10-byte stats; the rest ignored", id_,
+          chain.readable_bytes(), balloon::kMaxStats);
     }
     counters_.requests++;
     {

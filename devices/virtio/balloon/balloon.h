@@ -54,7 +54,6 @@
 
 namespace franca::virtio {
 
-
 // Gives [host, host+len) of guest RAM back to the host; returns 0 or an errno.
 // The default is madvise(MADV_DONTNEED) (guest RAM is private anonymous
 // memory: the pages read as zero when the guest touches them again).
@@ -64,7 +63,7 @@ class Balloon final : public VirtioDevice {
  public:
   static constexpr uint16_t kInflateQueue = 0;
   static constexpr uint16_t kDeflateQueue = 1;
-  static constexpr uint32_t kMaxPfnBytes = 1 << 20;  // Linux sends 1 KiB (256 PFNs) per request
+  static constexpr uint32_t kMaxPfnBytes = 1 << 20;       // Linux sends 1 KiB (256 PFNs) per request
   static constexpr uint16_t kMinReportingQueueSize = 32;  // PAGE_REPORTING_CAPACITY: Linux's probe fails below
 
   // `guest_memory` bounds the target. Refuses a host whose page size is not

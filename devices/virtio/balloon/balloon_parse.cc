@@ -15,9 +15,9 @@ namespace {
 // Names as the stats appear in `balloon-stats` (VIRTIO_BALLOON_S_* in Linux's
 // include/uapi/linux/virtio_balloon.h; 10-15 are Linux 6.10+).
 constexpr std::array<const char*, 16> kStatNames = {
-    "swap_in",     "swap_out",         "major_faults",   "minor_faults",   "free_memory",     "total_memory",
-    "available_memory", "disk_caches", "hugetlb_allocations", "hugetlb_failures", "oom_kills",   "alloc_stalls",
-    "async_scans", "direct_scans",     "async_reclaims", "direct_reclaims",
+    "swap_in",          "swap_out",     "major_faults",        "minor_faults",     "free_memory", "total_memory",
+    "available_memory", "disk_caches",  "hugetlb_allocations", "hugetlb_failures", "oom_kills",   "alloc_stalls",
+    "async_scans",      "direct_scans", "async_reclaims",      "direct_reclaims",
 };
 
 }  // namespace

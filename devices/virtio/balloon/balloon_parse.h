@@ -44,9 +44,9 @@ struct Stat {
   bool operator==(const Stat&) const = default;
 };
 struct StatList {
-  std::vector<Stat> stats;     // the last value of each tag wins, in first-seen order
-  size_t trailing_bytes = 0;   // a length not a multiple of 10
-  size_t dropped = 0;          // entries beyond kMaxStats
+  std::vector<Stat> stats;    // the last value of each tag wins, in first-seen order
+  size_t trailing_bytes = 0;  // a length not a multiple of 10
+  size_t dropped = 0;         // entries beyond kMaxStats
 };
 inline constexpr size_t kStatSize = 10;
 inline constexpr size_t kMaxStats = 64;  // Linux 6.x sends at most 16 tags

@@ -45,11 +45,11 @@ TEST(BalloonParse, MergePagesSortsDeduplicatesAndJoinsNeighbours) {
 
 TEST(BalloonParse, ReportRangesKeepWholePagesAndMergeOverlaps) {
   const std::vector<Range> buffers = {
-      {0x200000, 0x200000},  // a 2 MiB block
-      {0x300000, 0x200000},  // overlapping it
-      {0x1001, 0x2000},      // unaligned: only page 0x2000 is whole
-      {0x5000, 0x800},       // less than a page: nothing
-      {0x10000, 0},          // empty
+      {0x200000, 0x200000},          // a 2 MiB block
+      {0x300000, 0x200000},          // overlapping it
+      {0x1001, 0x2000},              // unaligned: only page 0x2000 is whole
+      {0x5000, 0x800},               // less than a page: nothing
+      {0x10000, 0},                  // empty
       {UINT64_MAX - 0xfff, 0x2000},  // wraps
   };
   EXPECT_EQ(aligned_interiors(buffers), (std::vector<Range>{{0x2000, 0x1000}, {0x200000, 0x300000}}));

@@ -34,7 +34,7 @@ using franca::testing::wait_until;
 
 constexpr uint64_t bit(unsigned n) { return uint64_t{1} << n; }
 constexpr uint64_t kRam = 4 << 20;
-constexpr uint64_t kRing = 0x1000;   // queue q's rings at kRing + q * 0x20000
+constexpr uint64_t kRing = 0x1000;    // queue q's rings at kRing + q * 0x20000
 constexpr uint64_t kData = 0x100000;  // request buffers
 
 struct Released {
@@ -67,7 +67,10 @@ class BalloonTest : public ::testing::Test {
     }
     loop_.sync([&] {
       DeviceContextBuilder builder(loop_.loop());
-      builder.memory(ram_.memory()).features(bit(VIRTIO_F_VERSION_1) | features).interrupt(irq_).fail(failures_.recorder());
+      builder.memory(ram_.memory())
+          .features(bit(VIRTIO_F_VERSION_1) | features)
+          .interrupt(irq_)
+          .fail(failures_.recorder());
       for (uint16_t q = 0; q < queues; ++q) builder.queue(q, *driver_[q], kicks_[q].get());
       ASSERT_TRUE(balloon_->activate(builder.build()));
     });
@@ -281,7 +284,8 @@ TEST_P(BalloonReportingTest, ReportedRangesAreReleasedOnceOnTheRightQueue) {
   create({.free_page_reporting = true});
   activate(bit(VIRTIO_BALLOON_F_REPORTING) | (stats ? bit(VIRTIO_BALLOON_F_STATS_VQ) : 0), stats ? 4 : 3);
   const uint16_t q = stats ? 3 : 2;
-  const uint16_t id = driver_[q]->add({{0x200000, 0x100000, true}, {0x280000, 0x100000, true}, {0x10800, 0x1000, true}});
+  const uint16_t id =
+      driver_[q]->add({{0x200000, 0x100000, true}, {0x280000, 0x100000, true}, {0x10800, 0x1000, true}});
   driver_[q]->publish();
   kick(q);
   EXPECT_EQ(wait_used(q, 1), (std::vector<UsedBuffer>{{id, 0}}));
