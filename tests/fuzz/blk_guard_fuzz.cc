@@ -2,7 +2,7 @@
 // guard-paged guest RAM: every descriptor buffer is its own guest RAM region
 // ending flush against a PROT_NONE page. The request is parsed, then completed
 // as BlockSession does (the device fills every data iovec of a read or
-// GET_ID, reads every iovec of a write, stores the status byte), so a range
+// GET_ID, reads every iovec of a write, writes the status footer), so a range
 // one byte past a buffer or past the end of RAM faults instead of passing.
 //
 // Input: [limits][buffer count][readable count][u16 length x count][contents].
@@ -39,7 +39,7 @@ bool in_ram(const GuestMemory& memory, const uint8_t* p, size_t len) {
 }
 
 // What the I/O engine and BlockSession::finish do to guest memory for `r`.
-void complete(const Request& r) {
+void complete(Request& r) {
   volatile uint8_t sink = 0;
   for (const iovec& v : r.iov) {
     auto* p = static_cast<uint8_t*>(v.iov_base);
@@ -49,7 +49,8 @@ void complete(const Request& r) {
       std::memset(p, 0xa5, v.iov_len);  // read data, or the GET_ID serial
     }
   }
-  if (r.status_byte) *r.status_byte = r.op == BlockOp::kNone ? r.status : VIRTIO_BLK_S_OK;
+  const bool footer = r.status_footer.has_value();
+  if (r.write_status(r.op == BlockOp::kNone ? r.status : VIRTIO_BLK_S_OK) != footer) std::abort();
 }
 
 }  // namespace

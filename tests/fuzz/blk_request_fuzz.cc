@@ -34,14 +34,24 @@ bool inside(const void* p, size_t n, const std::vector<uint8_t>& ram) {
   return b >= ram.data() && n <= ram.size() && b - ram.data() <= static_cast<ptrdiff_t>(ram.size() - n);
 }
 
+// Host address of the byte the status footer covers (exactly one); null without a footer.
+const uint8_t* status_host(const Request& r) {
+  if (!r.status_footer) return nullptr;
+  check(r.status_footer->remaining() == 1);
+  std::vector<iovec> one;
+  r.status_footer->iovecs(1, one);
+  check(one.size() == 1 && one.front().iov_len == 1);
+  return static_cast<const uint8_t*>(one.front().iov_base);
+}
+
 void check_request(const Request& r, const RequestLimits& limits, const DescriptorChain& chain,
                    const std::vector<uint8_t>& ram) {
-  if (r.status_byte) check(inside(r.status_byte, 1, ram));
+  const uint8_t* status = status_host(r);
+  if (status) check(inside(status, 1, ram));
   size_t bytes = 0;
   for (const iovec& v : r.iov) {
     check(inside(v.iov_base, v.iov_len, ram));
-    check(r.status_byte < static_cast<uint8_t*>(v.iov_base) ||
-          r.status_byte >= static_cast<uint8_t*>(v.iov_base) + v.iov_len);
+    check(status < static_cast<uint8_t*>(v.iov_base) || status >= static_cast<uint8_t*>(v.iov_base) + v.iov_len);
     bytes += v.iov_len;
   }
   switch (r.op) {
@@ -51,7 +61,7 @@ void check_request(const Request& r, const RequestLimits& limits, const Descript
       [[fallthrough]];
     case BlockOp::kDiscard:
     case BlockOp::kWriteZeroes:
-      check(r.status_byte != nullptr && r.offset % 512 == 0);
+      check(status != nullptr && r.offset % 512 == 0);
       check(r.offset / 512 <= limits.capacity && r.length / 512 <= limits.capacity - r.offset / 512);
       check(!limits.readonly || r.op == BlockOp::kRead);
       break;

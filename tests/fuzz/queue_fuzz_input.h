@@ -9,7 +9,8 @@ namespace franca::fuzz {
 
 struct QueueFuzzHeader {
   uint8_t flags = 0;  // kPacked | kEventIdx | kIndirect | kReverseCompletion
-  uint8_t reserved[3] = {};
+  uint8_t undo = 0;   // Queue::undo_pop of the last `undo` chains popped, then popped again
+  uint8_t reserved[2] = {};
   uint16_t size = 0;  // queue size the driver chose (max_size is 0xffff)
   uint16_t desc = 0;  // the three areas' guest addresses
   uint16_t driver = 0;

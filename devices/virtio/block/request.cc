@@ -36,9 +36,9 @@ bool set_data_range(Request& out, uint64_t sector, uint64_t bytes, const Request
   return true;
 }
 
-void parse_read(const DescriptorChain& chain, uint64_t sector, const RequestLimits& limits, Request& out) {
-  const size_t bytes = chain.writable_bytes() - 1;
-  ChainWriter(chain).iovecs(bytes, out.iov);
+void parse_read(const ChainWriter& data, uint64_t sector, const RequestLimits& limits, Request& out) {
+  const size_t bytes = data.remaining();
+  data.iovecs(bytes, out.iov);
   if (set_data_range(out, sector, bytes, limits)) out.op = BlockOp::kRead;
 }
 
@@ -52,9 +52,9 @@ void parse_write(ChainReader& reader, uint64_t sector, const RequestLimits& limi
   if (set_data_range(out, sector, bytes, limits)) out.op = BlockOp::kWrite;
 }
 
-void parse_get_id(const DescriptorChain& chain, Request& out) {
-  out.length = std::min<size_t>(chain.writable_bytes() - 1, VIRTIO_BLK_ID_BYTES);
-  ChainWriter(chain).iovecs(out.length, out.iov);
+void parse_get_id(const ChainWriter& data, Request& out) {
+  out.length = std::min<size_t>(data.remaining(), VIRTIO_BLK_ID_BYTES);
+  data.iovecs(out.length, out.iov);
   out.op = BlockOp::kGetId;
 }
 
@@ -95,19 +95,12 @@ void parse_range(ChainReader& reader, BlockOp op, const RequestLimits& limits, R
   out.op = sectors == 0 ? BlockOp::kNone : op;  // an empty range is done already
 }
 
-uint8_t* last_writable_byte(const DescriptorChain& chain) {
-  if (chain.writable_bytes() == 0) return nullptr;
-  ChainWriter writer(chain);
-  writer.skip(chain.writable_bytes() - 1);
-  std::vector<iovec> one;
-  writer.iovecs(1, one);
-  return one.empty() ? nullptr : static_cast<uint8_t*>(one.front().iov_base);
-}
-
 }  // namespace
 
+bool Request::write_status(uint8_t final_status) { return status_footer && status_footer->write_obj(final_status); }
+
 uint32_t Request::used_len(uint8_t final_status) const {
-  if (!status_byte) return 0;
+  if (!status_footer) return 0;
   const bool produced = final_status == VIRTIO_BLK_S_OK && (op == BlockOp::kRead || op == BlockOp::kGetId);
   return static_cast<uint32_t>((produced ? length : 0) + 1);
 }
@@ -119,8 +112,9 @@ void parse_request(const DescriptorChain& chain, const RequestLimits& limits, Re
   out.why = {};
   out.status = VIRTIO_BLK_S_OK;
   out.op = BlockOp::kNone;
-  out.status_byte = last_writable_byte(chain);
-  if (!out.status_byte) {
+  ChainWriter data(chain);  // the writable part less the status footer
+  out.status_footer = data.reserve_footer(1);
+  if (!out.status_footer) {
     reject(out, VIRTIO_BLK_S_IOERR, "no writable status byte");
     return;
   }
@@ -133,14 +127,14 @@ void parse_request(const DescriptorChain& chain, const RequestLimits& limits, Re
   const uint64_t sector = le64toh(header->sector);
   switch (le32toh(header->type)) {
     case VIRTIO_BLK_T_IN:
-      return parse_read(chain, sector, limits, out);
+      return parse_read(data, sector, limits, out);
     case VIRTIO_BLK_T_OUT:
       return parse_write(reader, sector, limits, out);
     case VIRTIO_BLK_T_FLUSH:
       out.op = BlockOp::kFlush;
       return;
     case VIRTIO_BLK_T_GET_ID:
-      return parse_get_id(chain, out);
+      return parse_get_id(data, out);
     case VIRTIO_BLK_T_DISCARD:
       return parse_range(reader, BlockOp::kDiscard, limits, out);
     case VIRTIO_BLK_T_WRITE_ZEROES:

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -35,14 +36,20 @@ enum class BlockOp : uint8_t {
 
 struct Request {
   BlockOp op = BlockOp::kNone;
-  uint8_t status = 0;              // VIRTIO_BLK_S_*: the verdict for kNone
-  std::string_view why;            // for the log when status is not OK
-  uint8_t* status_byte = nullptr;  // last writable byte; null when the chain has none
-  uint64_t offset = 0;             // bytes into the image
-  uint64_t length = 0;             // bytes: data (read/write/get_id) or range (discard/zeroes)
-  bool unmap = false;              // write zeroes may deallocate
-  std::vector<iovec> iov;          // host buffers for read/write/get_id data
+  uint8_t status = 0;      // VIRTIO_BLK_S_*: the verdict for kNone
+  std::string_view why;    // for the log when status is not OK
+  uint64_t offset = 0;     // bytes into the image
+  uint64_t length = 0;     // bytes: data (read/write/get_id) or range (discard/zeroes)
+  bool unmap = false;      // write zeroes may deallocate
+  std::vector<iovec> iov;  // host buffers for read/write/get_id data
+  // The chain's last writable byte, reserved with ChainWriter::reserve_footer
+  // (no data iovec covers it); empty when the chain has no writable byte.
+  // Refers to the parsed chain, which must stay unchanged until write_status().
+  std::optional<ChainWriter> status_footer;
 
+  // Stores the final VIRTIO_BLK_S_* into the status footer, once, after the
+  // data is done; false (nothing written) without a footer or when already written.
+  bool write_status(uint8_t final_status);
   // Used length for the ring: writable bytes produced (data read + status byte).
   uint32_t used_len(uint8_t final_status) const;
 };

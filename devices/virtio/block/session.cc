@@ -265,7 +265,7 @@ void BlockSession::finish(Pending& p, uint8_t status) {
     if (!p.req.why.empty()) FRANCA_WARN_RATELIMITED("{}: bad request: {}", backend_.id, p.req.why);
   }
   if (!session_.failed() && !stopped_) {
-    if (p.req.status_byte) *p.req.status_byte = status;
+    p.req.write_status(status);  // through the chain's writer, at the reserved footer
     served.active.queue.push(p.chain, p.req.used_len(status));
     served.pushed = true;
   }

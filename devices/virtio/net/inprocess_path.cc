@@ -180,7 +180,6 @@ bool InProcessPath::read_frame() {
 // must yield one.
 bool InProcessPath::take_rx_chains(size_t need) {
   Queue& q = ctx_.rx->queue;
-  const uint16_t start = q.next_avail();
   chains_.clear();
   size_t capacity = 0, slots = 0;
   bool kicks_on = false, rechecked = false;
@@ -196,7 +195,7 @@ bool InProcessPath::take_rx_chains(size_t need) {
       kicks_on = true;
       // Out of buffers: ask for a kick, then look once more for buffers that raced it.
       if (rechecked || !q.enable_notifications()) {
-        q.set_next_avail(start);  // nothing taken: the chains stay the driver's; kicks stay on
+        give_back_rx_chains();  // nothing taken: the chains stay the driver's; kicks stay on
         return false;
       }
       rechecked = true;
@@ -214,14 +213,23 @@ bool InProcessPath::take_rx_chains(size_t need) {
   return true;
 }
 
+// Every chain take_rx_chains() popped goes back to the driver untouched (they
+// are the queue's latest pops, with no push since). Refused only by a bug
+// here; then the device fails rather than run on a ring it cannot account for.
+bool InProcessPath::give_back_rx_chains() {
+  const bool given = ctx_.rx->queue.undo_pop(chains_);
+  chains_.clear();
+  if (!given) fail("receive chains could not be given back to the driver");
+  return given;
+}
+
 bool InProcessPath::deliver() {
   if (!packet_len_) return true;
-  const uint16_t start = ctx_.rx->queue.next_avail();
   if (!take_rx_chains(packet_len_)) return false;
   size_t capacity = 0;
   for (const DescriptorChain& c : chains_) capacity += c.writable_bytes();
   if (capacity < packet_len_) {  // too small (one chain without MRG_RXBUF, or the whole ring): drop, keep the chains
-    ctx_.rx->queue.set_next_avail(start);
+    if (!give_back_rx_chains()) return false;
     ctx_.counters->rx_dropped++;
     FRANCA_WARN_RATELIMITED("{}: dropped a {}-byte frame: receive buffers hold {}", ctx_.id, packet_len_, capacity);
     packet_len_ = 0;

@@ -39,6 +39,7 @@ class InProcessPath final : public PairPath {
   // Copies the held frame into receive chains; false when the ring has too few buffers.
   bool deliver();
   bool take_rx_chains(size_t need);
+  bool give_back_rx_chains();
   void watch_tap(bool on);
   void fail(std::string_view why);
   void signal_rx();

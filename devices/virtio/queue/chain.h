@@ -67,6 +67,8 @@ class ChainCursor {
  protected:
   // Copies between the cursor position and `bytes`; `to_guest` picks the direction.
   size_t copy(uint8_t* bytes, size_t n, bool to_guest);
+  // Ends the cursor n bytes early (n <= remaining()): skip, copy and iovecs stop there.
+  void stop_short(size_t n) { remaining_ -= n; }
 
  private:
   std::span<const ChainBuffer> buffers_;
@@ -104,6 +106,20 @@ class ChainWriter : public ChainCursor {
   }
   // Bytes written so far: the `len` to report in the used ring.
   uint32_t written() const { return static_cast<uint32_t>(consumed()); }
+  // Reserves the last `n` bytes still ahead of this writer as a footer the
+  // device fills in later (virtio-blk's status byte, §5.2.6): this writer then
+  // ends before them, so its writes and iovecs never cover the footer, and
+  // the returned writer is positioned at the footer's first byte with exactly
+  // n bytes to go (its written() counts from the chain's start). Nothing, and
+  // this writer unchanged, when fewer than n bytes remain. Both refer to the
+  // chain, which must stay unchanged (not popped into again) while either is used.
+  std::optional<ChainWriter> reserve_footer(size_t n) {
+    if (remaining() < n) return std::nullopt;
+    ChainWriter footer = *this;
+    footer.skip(remaining() - n);
+    stop_short(n);
+    return footer;
+  }
 };
 
 }  // namespace franca::virtio

@@ -2,8 +2,11 @@
 // activation and dispatch to the ring format the driver negotiated (§6).
 #include "devices/virtio/queue/queue.h"
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "devices/virtio/queue/packed_ring.h"
 #include "devices/virtio/queue/split_ring.h"
@@ -51,9 +54,47 @@ RingFeatures RingFeatures::from(uint64_t negotiated) {
           .indirect = bool(has(VIRTIO_RING_F_INDIRECT_DESC))};
 }
 
+// What undo_pop() may give back: the chains popped since the last push or
+// index change, newest last, each with the ring state before its pop. At most
+// the queue size (older pops fall off and can no longer be undone).
+class PopHistory {
+ public:
+  explicit PopHistory(uint16_t size) : entries_(size) {}
+  void record(const DescriptorChain& chain, uint16_t before) {
+    entries_[top_] = {chain.id(), chain.ring_slots(), before};
+    top_ = (top_ + 1) % entries_.size();
+    count_ = std::min(count_ + 1, entries_.size());
+  }
+  void forget() { count_ = 0; }
+  // The ring state before the first of `chains` was popped, if `chains` are
+  // the newest entries in pop order; then they are forgotten.
+  std::optional<uint16_t> take(std::span<const DescriptorChain> chains) {
+    if (chains.empty() || chains.size() > count_) return std::nullopt;
+    const size_t first = (top_ + entries_.size() - chains.size()) % entries_.size();
+    for (size_t i = 0; i < chains.size(); ++i) {
+      const Entry& e = entries_[(first + i) % entries_.size()];
+      if (e.id != chains[i].id() || e.ring_slots != chains[i].ring_slots()) return std::nullopt;
+    }
+    top_ = first;
+    count_ -= chains.size();
+    return entries_[first].before;
+  }
+
+ private:
+  struct Entry {
+    uint16_t id = 0;
+    uint16_t ring_slots = 0;
+    uint16_t before = 0;  // next_avail() before the pop
+  };
+  std::vector<Entry> entries_;
+  size_t top_ = 0;  // where the next pop is recorded
+  size_t count_ = 0;
+};
+
 struct Queue::Impl {
   QueueConfig config;
   std::variant<SplitRing, PackedRing> ring;
+  PopHistory popped;
 
   template <class F>
   decltype(auto) visit(F&& f) {
@@ -70,11 +111,11 @@ std::expected<Queue, QueueError> Queue::activate(const QueueConfig& config, Ring
   if (features.packed) {
     auto ring = PackedRing::create(config, features, memory);
     if (!ring) return std::unexpected(ring.error());
-    return Queue(std::make_unique<Impl>(Impl{config, std::move(*ring)}));
+    return Queue(std::make_unique<Impl>(Impl{config, std::move(*ring), PopHistory(config.size)}));
   }
   auto ring = SplitRing::create(config, features, memory);
   if (!ring) return std::unexpected(ring.error());
-  return Queue(std::make_unique<Impl>(Impl{config, std::move(*ring)}));
+  return Queue(std::make_unique<Impl>(Impl{config, std::move(*ring), PopHistory(config.size)}));
 }
 
 Queue::Queue(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -83,7 +124,19 @@ Queue& Queue::operator=(Queue&&) noexcept = default;
 Queue::~Queue() = default;
 
 std::expected<bool, QueueError> Queue::pop(DescriptorChain& out) {
-  return impl_->visit([&](auto& r) { return r.pop(out); });
+  const uint16_t before = next_avail();
+  auto popped = impl_->visit([&](auto& r) { return r.pop(out); });
+  if (!popped) impl_->popped.forget();
+  if (popped && *popped) impl_->popped.record(out, before);
+  return popped;
+}
+
+bool Queue::undo_pop(std::span<const DescriptorChain> chains) {
+  if (chains.empty()) return true;
+  const std::optional<uint16_t> before = impl_->popped.take(chains);
+  if (!before) return false;
+  impl_->visit([value = *before](auto& r) { r.set_next_avail(value); });
+  return true;
 }
 
 void Queue::push(uint16_t id, uint16_t ring_slots, uint32_t written) {
@@ -93,6 +146,7 @@ void Queue::push(uint16_t id, uint16_t ring_slots, uint32_t written) {
 
 void Queue::push_batch(std::span<const UsedChain> chains) {
   if (chains.empty()) return;
+  impl_->popped.forget();  // packed: the used entries may land in the slots of a popped chain
   impl_->visit([chains](auto& r) { r.push_batch(chains); });
 }
 
@@ -113,9 +167,11 @@ uint16_t Queue::next_used() const {
   return impl_->visit([](const auto& r) { return r.next_used(); });
 }
 void Queue::set_next_avail(uint16_t value) {
+  impl_->popped.forget();
   impl_->visit([value](auto& r) { r.set_next_avail(value); });
 }
 void Queue::set_next_used(uint16_t value) {
+  impl_->popped.forget();
   impl_->visit([value](auto& r) { r.set_next_used(value); });
 }
 

@@ -75,6 +75,17 @@ class Queue {
 
   // The next available chain into `out`; false when the ring is empty.
   std::expected<bool, QueueError> pop(DescriptorChain& out);
+  // Gives back `chains`, popped but not used (a frame that does not fit, a
+  // wait for more buffers): the ring goes back to where it was before the
+  // first of them was popped, so the next pop() walks them again from guest
+  // memory. `chains` must be the most recent pops, in the order they were
+  // popped (all of them or just the last few; none is a no-op), with no push since: a push,
+  // set_next_avail() or set_next_used() ends what can be undone. Anything else
+  // is refused and changes nothing (returns false): the ring never rewinds
+  // over a slot a used entry may have taken (packed writes used descriptors
+  // into the same ring). Notification state is left as it is.
+  [[nodiscard]] bool undo_pop(std::span<const DescriptorChain> chains);
+  [[nodiscard]] bool undo_pop(const DescriptorChain& chain) { return undo_pop({&chain, 1}); }
   // Returns a chain to the driver with `written` bytes written into its
   // writable part. Chains may be returned in any order (out-of-order use).
   void push(uint16_t id, uint16_t ring_slots, uint32_t written);
@@ -97,6 +108,8 @@ class Queue {
 
   // Ring state, carried across backend switches (vhost VHOST_GET/SET_VRING_BASE).
   // Split: the free-running index. Packed: index in bits 0-14, wrap counter in bit 15.
+  // The setters are for that hand-over (and tests) only, not for a data path:
+  // to give back chains it popped, a device calls undo_pop().
   uint16_t next_avail() const;
   uint16_t next_used() const;
   void set_next_avail(uint16_t value);

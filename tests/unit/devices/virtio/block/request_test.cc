@@ -5,7 +5,9 @@
 #include <linux/virtio_blk.h>
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -27,6 +29,14 @@ RequestLimits limits(bool readonly = false) {
           .write_zeroes = true,
           .max_discard_sectors = 1024,
           .max_write_zeroes_sectors = 512};
+}
+
+// Host address of the byte the status footer covers; null without a footer.
+const uint8_t* status_host(const Request& r) {
+  if (!r.status_footer) return nullptr;
+  std::vector<iovec> one;
+  r.status_footer->iovecs(1, one);
+  return one.empty() ? nullptr : static_cast<const uint8_t*>(one.front().iov_base);
 }
 
 size_t iov_bytes(const Request& r) {
@@ -63,7 +73,7 @@ TEST_F(RequestTest, ReadCoversWritablePartExceptStatusByte) {
   EXPECT_EQ(r.offset, 8 * 512u);
   EXPECT_EQ(r.length, 4096u);
   EXPECT_EQ(iov_bytes(r), 4096u);
-  EXPECT_EQ(r.status_byte, status_.host);
+  EXPECT_EQ(status_host(r), status_.host);
   EXPECT_EQ(r.used_len(VIRTIO_BLK_S_OK), 4097u);
 }
 
@@ -75,7 +85,33 @@ TEST_F(RequestTest, StatusByteMayShareTheLastDataBuffer) {
   const Request r = parse(c);
   EXPECT_EQ(r.op, BlockOp::kRead);
   EXPECT_EQ(r.length, 512u);
-  EXPECT_EQ(r.status_byte, data.host + 512);
+  EXPECT_EQ(status_host(r), data.host + 512);
+}
+
+TEST_F(RequestTest, StatusIsWrittenIntoTheLastWritableByteOnly) {
+  DescriptorChain c;
+  c.add(ram_.put_obj(header(VIRTIO_BLK_T_IN, 0)), false);
+  const ChainBuffer data = ram_.alloc(513);
+  c.add(data, true);
+  Request r = parse(c);
+  std::memset(data.host, 0xee, 513);
+  ASSERT_TRUE(r.write_status(VIRTIO_BLK_S_UNSUPP));
+  EXPECT_EQ(data.host[512], VIRTIO_BLK_S_UNSUPP);
+  EXPECT_EQ(data.host[511], 0xee);
+}
+
+TEST_F(RequestTest, StatusIsWrittenOnce) {
+  Request r = parse(chain(VIRTIO_BLK_T_FLUSH, 0));
+  ASSERT_TRUE(r.write_status(VIRTIO_BLK_S_OK));
+  EXPECT_FALSE(r.write_status(VIRTIO_BLK_S_IOERR));
+  EXPECT_EQ(*status_.host, VIRTIO_BLK_S_OK);
+}
+
+TEST_F(RequestTest, NoWritableByteRefusesTheStatus) {
+  DescriptorChain c;
+  c.add(ram_.put_obj(header(VIRTIO_BLK_T_FLUSH, 0)), false);
+  Request r = parse(c);
+  EXPECT_FALSE(r.write_status(VIRTIO_BLK_S_IOERR));
 }
 
 TEST_F(RequestTest, HeaderSplitAcrossBuffersIsParsed) {
@@ -106,7 +142,7 @@ TEST_F(RequestTest, NoWritableByteHasNoStatusAndZeroUsedLength) {
   c.add(ram_.alloc(512), false);
   const Request r = parse(c);
   EXPECT_EQ(r.op, BlockOp::kNone);
-  EXPECT_EQ(r.status_byte, nullptr);
+  EXPECT_EQ(status_host(r), nullptr);
   EXPECT_EQ(r.used_len(r.status), 0u);
 }
 
@@ -125,7 +161,7 @@ TEST_F(RequestTest, OnlyAStatusByteIsIoError) {
   c.add(ram_.alloc(1), true);
   const Request r = parse(c);
   EXPECT_EQ(r.status, VIRTIO_BLK_S_IOERR);
-  EXPECT_NE(r.status_byte, nullptr);
+  EXPECT_NE(status_host(r), nullptr);
 }
 
 TEST_F(RequestTest, SectorOverflowIsIoError) {

@@ -134,6 +134,50 @@ TEST_F(ChainTest, IovecsCoverTheNextBytesWithoutAdvancing) {
   EXPECT_EQ(writer.remaining(), 10u);
 }
 
+TEST_F(ChainTest, ReservedFooterIsTheLastWritableBytes) {
+  chain_.add(buffer(0, 4), true);
+  chain_.add(buffer(16, 2), true);
+  ChainWriter writer(chain_);
+  auto footer = writer.reserve_footer(3);
+  ASSERT_TRUE(footer);
+  EXPECT_EQ(footer->remaining(), 3u);
+  const std::array<uint8_t, 3> in{7, 8, 9};
+  EXPECT_EQ(footer->write(in), 3u);
+  EXPECT_EQ(bytes_[3], 7);
+  EXPECT_EQ(bytes_[16], 8);
+  EXPECT_EQ(bytes_[17], 9);
+}
+
+TEST_F(ChainTest, WriterEndsBeforeItsReservedFooter) {
+  chain_.add(buffer(0, 4), true);
+  chain_.add(buffer(16, 2), true);
+  ChainWriter writer(chain_);
+  ASSERT_TRUE(writer.reserve_footer(1));
+  EXPECT_EQ(writer.remaining(), 5u);
+  std::vector<iovec> iov;
+  writer.iovecs(100, iov);
+  ASSERT_EQ(iov.size(), 2u);
+  EXPECT_EQ(iov[1].iov_base, bytes_.data() + 16);
+  EXPECT_EQ(iov[1].iov_len, 1u);
+  const std::array<uint8_t, 6> in{1, 1, 1, 1, 1, 1};
+  EXPECT_EQ(writer.write(in), 5u);
+  EXPECT_EQ(bytes_[17], 0);
+}
+
+TEST_F(ChainTest, FooterLargerThanWhatRemainsIsRefused) {
+  chain_.add(buffer(0, 2), true);
+  ChainWriter writer(chain_);
+  writer.skip(1);
+  EXPECT_FALSE(writer.reserve_footer(2));
+  EXPECT_EQ(writer.remaining(), 1u);
+}
+
+TEST_F(ChainTest, FooterOfAWriterWithNoWritablePartIsRefused) {
+  chain_.add(buffer(0, 4), false);
+  ChainWriter writer(chain_);
+  EXPECT_FALSE(writer.reserve_footer(1));
+}
+
 TEST_F(ChainTest, CursorOverEmptyBuffersTerminates) {
   const std::array<ChainBuffer, 2> buffers{ChainBuffer{0, 0, nullptr}, buffer(0, 2)};
   ChainCursor cursor(buffers);
