@@ -19,7 +19,7 @@ constexpr const char* kUsage = R"(franca - a small KVM virtual machine monitor f
 USAGE
   franca --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--memory SIZE]
          [--serial stdio|file:PATH|none] [--disk path=IMG,...]... [--console MODE,...]
-         [--net tap=NAME,...]...
+         [--net tap=NAME,...]... [--balloon OPTS]
          [--timeout SECONDS] [--log-level LEVEL] [--api-socket PATH]
   franca ctl PATH COMMAND [ARGS]
 
@@ -69,6 +69,22 @@ DEVICES
                 ctrl_guest_offloads mtu mac guest_tso4 guest_tso6 guest_ecn
                 host_tso4 host_tso6 host_ecn mrg_rxbuf status ctrl_vq ctrl_rx
                 guest_announce mq ctrl_mac_addr
+  --balloon [size=MIB][,deflate_on_oom=on][,free_page_reporting=on][,stats_period=SECS]
+            [,transport=pci|mmio][,features=...]
+      virtio-balloon (balloon0; the guest needs the virtio_balloon module): the
+      host takes guest memory back. The pages the guest puts in the balloon are
+      released from franca's memory (madvise MADV_DONTNEED), so its RSS falls.
+      size=MIB is the balloon's size at boot (default 0: the guest keeps all its
+      memory); on a running guest `franca ctl SOCK balloon MIB` sets the memory
+      the guest keeps, as QEMU's `balloon` command does. deflate_on_oom=on lets
+      the guest take pages back from the balloon rather than run out of memory.
+      free_page_reporting=on has the guest report the memory it frees (blocks
+      of 2 MiB and up, a few seconds after they are freed), which is released
+      the same way, with no target to manage. stats_period=SECS polls the
+      guest's memory statistics every SECS seconds (0, the default: only when
+      `balloon-stats` asks). `--balloon on` takes every default.
+      features: ring_packed event_idx indirect_desc must_tell_host stats_vq
+                deflate_on_oom reporting
 
 CONTROL SOCKET
   --api-socket PATH serves a control socket: a unix stream socket, owner-only
@@ -81,10 +97,15 @@ CONTROL SOCKET
     {"cmd": "counters"[, "id": "blk0"]}
     {"cmd": "net-link", "id": "net0", "state": "up"|"down"}
     {"cmd": "net-backend", "id": "net0", "backend": "inprocess"|"vhost"}
+    {"cmd": "balloon", "target_mib": N}  the memory the guest keeps: the
+                            balloon inflates to the rest (QEMU's `balloon`)
+    {"cmd": "balloon-stats"}  the target, what the balloon holds, the guest's
+                            memory statistics and their age
   Replies are {"ok": true, ...} or {"ok": false, "error": "..."}.
   franca ctl PATH COMMAND [ARGS] sends one request and prints the reply; COMMAND
   is status, pause, resume, shutdown, counters [ID], net-link ID up|down,
-  net-backend ID inprocess|vhost, or a raw JSON object (see franca ctl --help).
+  net-backend ID inprocess|vhost, balloon MIB, balloon-stats, or a raw JSON
+  object (see franca ctl --help).
 
 )";
 
@@ -126,6 +147,7 @@ po::options_description make_options() {
       "disk", po::value<std::vector<std::string>>()->value_name("OPTS"), "virtio-blk disk (repeatable, see DEVICES)")(
       "console", po::value<std::string>()->value_name("OPTS"), "virtio-console (see DEVICES)")(
       "net", po::value<std::vector<std::string>>()->value_name("OPTS"), "virtio-net NIC (repeatable, see DEVICES)")(
+      "balloon", po::value<std::string>()->value_name("OPTS"), "virtio-balloon (see DEVICES)")(
       "timeout", po::value<std::string>()->value_name("SECONDS"),
       "stop the guest after SECONDS, logging each vCPU's state and the device counters first; exit 124")(
       "log-level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info, warn, error, off [warn]")(
@@ -191,6 +213,15 @@ Result<void> apply_devices(VmConfig& config, const po::variables_map& vm) {
       if (!net) return std::unexpected(net.error());
       config.nets.push_back(std::move(*net));
     }
+  }
+  if (vm.count("balloon")) {
+    auto balloon = parse_balloon_option(vm["balloon"].as<std::string>());
+    if (!balloon) return std::unexpected(balloon.error());
+    if (balloon->balloon.size_mib > config.memory / kMiB) {
+      return usage_error(fmt::format("--balloon size={}: more than the guest's --memory of {} MiB",
+                                     balloon->balloon.size_mib, config.memory / kMiB));
+    }
+    config.balloon = std::move(*balloon);
   }
   if (!vm.count("console")) return {};
   auto console = parse_console_option(vm["console"].as<std::string>());

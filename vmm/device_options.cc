@@ -214,4 +214,46 @@ Result<NetOption> parse_net_option(std::string_view text) {
   return out;
 }
 
+Result<BalloonOption> parse_balloon_option(std::string_view text) {
+  constexpr std::string_view kFlag = "--balloon";
+  BalloonOption out;
+  if (text.empty() || text == "on") return out;
+  auto items = parse_key_values(with_main_key(text, "size"), kFlag);
+  if (!items) return std::unexpected(items.error());
+  virtio::BalloonConfig& b = out.balloon;
+  if (auto size = take(*items, "size")) {
+    uint64_t mib = 0;
+    std::string digits = *size;
+    if (digits.ends_with("M") || digits.ends_with("m")) digits.pop_back();
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), mib);
+    if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size() || mib > (1u << 24)) {
+      return usage_error(fmt::format("--balloon size={}: expected a size in MiB, like size=256", *size));
+    }
+    b.size_mib = mib;
+  }
+  for (auto [key, field] : {std::pair{"deflate_on_oom", &b.deflate_on_oom},
+                            std::pair{"free_page_reporting", &b.free_page_reporting}}) {
+    if (auto v = take(*items, key)) {
+      auto on = parse_on_off(*v, kFlag, key);
+      if (!on) return std::unexpected(on.error());
+      *field = *on;
+    }
+  }
+  if (auto period = take(*items, "stats_period")) {
+    auto n = parse_u16(*period, kFlag, "stats_period", 0, 3600);
+    if (!n) return std::unexpected(n.error());
+    b.stats_period_s = *n;
+  }
+  auto mask = feature_mask(*items, virtio::balloon_feature_names(), kFlag);
+  if (!mask) return std::unexpected(mask.error());
+  b.feature_mask = *mask;
+  auto transport = parse_transport(*items, kFlag);
+  if (!transport) return std::unexpected(transport.error());
+  out.transport = *transport;
+  if (auto r = no_leftovers(*items, kFlag, "size, deflate_on_oom, free_page_reporting, stats_period, transport, features");
+      !r)
+    return std::unexpected(r.error());
+  return out;
+}
+
 }  // namespace franca

@@ -1,4 +1,4 @@
-// The virtio device options (--disk, --console, --net): one grammar for every device,
+// The virtio device options (--disk, --console, --net, --balloon): one grammar for every device,
 // "key=value,key=value" like cloud-hypervisor, with transport= and features=
 // on each (a leading item without '=' is the device's main value, e.g.
 // `--console pty`).
@@ -6,6 +6,7 @@
 
 #include <string_view>
 
+#include "devices/virtio/balloon/balloon.h"
 #include "devices/virtio/block/block.h"
 #include "devices/virtio/console/console.h"
 #include "devices/virtio/net/net_config.h"
@@ -25,6 +26,11 @@ struct ConsoleOption {
   Transport transport = Transport::kPci;
 };
 
+struct BalloonOption {
+  virtio::BalloonConfig balloon;
+  Transport transport = Transport::kPci;
+};
+
 struct NetOption {
   virtio::NetConfig net;
   Transport transport = Transport::kPci;
@@ -36,5 +42,8 @@ Result<DiskOption> parse_disk_option(std::string_view text);
 Result<ConsoleOption> parse_console_option(std::string_view text);
 // "tap=NAME|fd=N[,mac=MAC][,backend=inprocess|vhost|auto][,queues=N][,mtu=N][,transport=pci|mmio][,features=...]"
 Result<NetOption> parse_net_option(std::string_view text);
+// "[size=MIB][,deflate_on_oom=on][,free_page_reporting=on][,stats_period=SECS][,transport=pci|mmio][,features=...]"
+// (an empty value is a balloon with every default: target 0, no polling).
+Result<BalloonOption> parse_balloon_option(std::string_view text);
 
 }  // namespace franca

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "devices/virtio/balloon/balloon.h"
 #include "devices/virtio/block/block.h"
 #include "devices/virtio/console/console.h"
 #include "devices/virtio/net/net.h"
@@ -31,6 +32,13 @@ Result<OpenedDevices> open_virtio_devices(const VmConfig& config) {
     out.console = std::move(*console);
     out.all.push_back(out.console);
     out.transports.push_back(config.console->transport);
+  }
+  if (config.balloon) {
+    auto balloon = virtio::Balloon::create(config.balloon->balloon, config.memory, "balloon0");
+    if (!balloon) return std::unexpected(balloon.error());
+    out.balloon = std::move(*balloon);
+    out.all.push_back(out.balloon);
+    out.transports.push_back(config.balloon->transport);
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "devices/virtio/balloon/balloon.h"
 #include "devices/virtio/device.h"
 #include "devices/virtio/net/net_control.h"
 #include "vmm/api/api_server.h"
@@ -131,7 +132,69 @@ class VmApi final : public api::ApiTarget {
     return json{{"vcpus", std::move(out)}};
   }
 
+  Result<json> set_balloon(uint64_t target_mib) override {
+    auto balloon = find_balloon();
+    if (!balloon) return std::unexpected(balloon.error());
+    virtio::Balloon& b = **balloon;
+    const uint64_t guest_mib = b.guest_pages() / kPagesPerMib;
+    if (target_mib == 0 || target_mib > guest_mib) {
+      return usage_error(fmt::format("balloon {}: the target is the memory the guest keeps, 1 to {} MiB", target_mib,
+                                     guest_mib));
+    }
+    if (auto r = b.set_size_mib(guest_mib - target_mib); !r) return std::unexpected(r.error());
+    return balloon_summary(**balloon);
+  }
+
+  Result<json> balloon_stats() override {
+    auto balloon = find_balloon();
+    if (!balloon) return std::unexpected(balloon.error());
+    virtio::Balloon& b = **balloon;
+    // Without polling, ask now (the guest answers within milliseconds when it is running).
+    bool fresh = false;
+    if (b.stats_period_s() == 0) fresh = b.request_stats(kStatsWait);
+    json out = balloon_summary(b);
+    const virtio::Balloon::Stats stats = b.stats();
+    json values = json::object();
+    for (const auto& s : stats.values) values[virtio::balloon::stat_name(s.tag)] = s.value;
+    out["stats"] = std::move(values);
+    out["stats_updates"] = stats.updates;
+    out["stats_period_s"] = b.stats_period_s();
+    out["stats_negotiated"] = b.stats_negotiated();
+    if (stats.received) {
+      const std::chrono::duration<double> age = std::chrono::steady_clock::now() - *stats.received;
+      out["age_s"] = age.count();
+    } else {
+      out["age_s"] = nullptr;
+    }
+    if (b.stats_period_s() == 0 && b.stats_negotiated() && !fresh) out["stale"] = true;
+    return out;
+  }
+
  private:
+  static constexpr std::chrono::milliseconds kStatsWait{2000};
+
+  static constexpr uint64_t kPagesPerMib = kMiB / virtio::balloon::kPageSize;
+
+  // target_mib: what the guest should keep; balloon_mib: num_pages, what the
+  // device asks the balloon to hold; actual_mib: what the guest says it holds.
+  static json balloon_summary(const virtio::Balloon& b) {
+    const uint64_t guest = b.guest_pages(), size = b.size_pages(), actual = std::min(b.actual_pages(), guest);
+    return json{{"id", b.id()},
+                {"target_mib", (guest - size) / kPagesPerMib},
+                {"balloon_mib", size / kPagesPerMib},
+                {"actual_mib", actual / kPagesPerMib},
+                {"guest_mib", (guest - actual) / kPagesPerMib},
+                {"balloon_pages", size},
+                {"actual_pages", b.actual_pages()}};
+  }
+
+  Result<virtio::Balloon*> find_balloon() const {
+    for (const auto& device : vm_.virtio_devices_) {
+      if (auto* b = dynamic_cast<virtio::Balloon*>(device.get())) return b;
+    }
+    return usage_error("this VM has no balloon (start it with --balloon)");
+  }
+
   json describe(size_t i) const {
     virtio::VirtioDevice& device = *vm_.virtio_devices_[i];
     json out{{"id", device.id()},
@@ -141,6 +204,7 @@ class VmApi final : public api::ApiTarget {
       out["backend"] = net->backend_name();
       out["link"] = net->link_up() ? "up" : "down";
     }
+    if (auto* balloon = dynamic_cast<const virtio::Balloon*>(&device)) out.update(balloon_summary(*balloon));
     return out;
   }
 

@@ -2,6 +2,7 @@
 // socket"). Vm implements it (vmm/vm_api.cc); tests use a fake.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -28,6 +29,10 @@ class ApiTarget {
   // Every vCPU's thread id and architectural state (briefly paused to read it),
   // or why it could not be read: for diagnosing a guest that stopped.
   virtual Result<nlohmann::json> vcpus() = 0;
+  // The balloon's new target in MiB; its target, actual and the guest's last
+  // memory statistics (refreshed first when the balloon does not poll).
+  virtual Result<nlohmann::json> set_balloon(uint64_t target_mib) = 0;
+  virtual Result<nlohmann::json> balloon_stats() = 0;
 };
 
 }  // namespace franca::api

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <charconv>
 #include <cstdio>
 #include <initializer_list>
 #include <string>
@@ -34,6 +35,10 @@ COMMANDS
                                   and local APIC (a stopped guest: where is it?)
   net-link ID up|down             set a net device's link state
   net-backend ID inprocess|vhost  move a net device's data path
+  balloon MIB                     the memory the guest keeps: the balloon inflates
+                                  to the rest (QEMU's `balloon`; MIB = all: empty)
+  balloon-stats                   target, balloon size and what it holds, and the
+                                  guest's memory statistics with their age
   '{"cmd": ...}'                  send a raw JSON request
 
 Prints the reply as JSON on stdout. Exit status: 0 ok, 1 the VM answered with
@@ -42,6 +47,7 @@ an error (printed on stderr) or PATH could not be reached, 2 usage error.
 EXAMPLES
   franca ctl /run/vm.sock status
   franca ctl /run/vm.sock net-link net0 down
+  franca ctl /run/vm.sock balloon 128
   franca ctl /run/vm.sock '{"cmd": "counters", "id": "blk0"}'
 )";
 
@@ -70,13 +76,23 @@ Result<json> build_request(const std::vector<std::string>& words) {
     if (raw.is_discarded()) return usage_error("raw request: not valid JSON");
     return raw;
   }
-  if (cmd == "status" || cmd == "pause" || cmd == "resume" || cmd == "shutdown" || cmd == "vcpus") {
+  if (cmd == "status" || cmd == "pause" || cmd == "resume" || cmd == "shutdown" || cmd == "vcpus" ||
+      cmd == "balloon-stats") {
     if (auto r = arity(0, 0, cmd.c_str()); !r) return std::unexpected(r.error());
     return json{{"cmd", cmd}};
   }
   if (cmd == "counters") {
     if (auto r = arity(0, 1, "counters [ID]"); !r) return std::unexpected(r.error());
     return nargs ? json{{"cmd", cmd}, {"id", words[1]}} : json{{"cmd", cmd}};
+  }
+  if (cmd == "balloon") {
+    if (auto r = arity(1, 1, "balloon MIB"); !r) return std::unexpected(r.error());
+    uint64_t mib = 0;
+    const std::string& v = words[1];
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), mib);
+    if (v.empty() || ec != std::errc() || ptr != v.data() + v.size())
+      return usage_error(fmt::format("balloon: '{}' is not a size in MiB", v));
+    return json{{"cmd", cmd}, {"target_mib", mib}};
   }
   const bool link = cmd == "net-link";
   if (link || cmd == "net-backend") {

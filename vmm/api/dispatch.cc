@@ -68,14 +68,21 @@ Result<json> counters(ApiTarget& target, const json& request) {
   return target.counters(*id);
 }
 
+Result<json> balloon(ApiTarget& target, const json& request) {
+  const auto it = request.find("target_mib");
+  if (it == request.end()) return usage_error("missing \"target_mib\"");
+  if (!it->is_number_unsigned()) return usage_error("\"target_mib\" must be a non-negative integer (MiB)");
+  return target.set_balloon(it->get<uint64_t>());
+}
+
 struct Command {
   std::string_view name;
   std::vector<std::string_view> fields;  // allowed besides "cmd"
   std::function<Result<json>(ApiTarget&, const json&)> run;
 };
 
-const std::array<Command, 8>& commands() {
-  static const std::array<Command, 8> table{{
+const std::array<Command, 10>& commands() {
+  static const std::array<Command, 10> table{{
       {"status", {}, [](ApiTarget& t, const json&) { return t.status(); }},
       {"pause", {}, [](ApiTarget& t, const json&) { return t.pause(); }},
       {"resume", {}, [](ApiTarget& t, const json&) { return t.resume(); }},
@@ -84,6 +91,8 @@ const std::array<Command, 8>& commands() {
       {"net-backend", {"id", "backend"}, net_backend},
       {"counters", {"id"}, counters},
       {"vcpus", {}, [](ApiTarget& t, const json&) { return t.vcpus(); }},
+      {"balloon", {"target_mib"}, balloon},
+      {"balloon-stats", {}, [](ApiTarget& t, const json&) { return t.balloon_stats(); }},
   }};
   return table;
 }
@@ -110,7 +119,8 @@ Result<json> dispatch(ApiTarget& target, std::string_view line) {
     return c.run(target, *request);
   }
   return usage_error(fmt::format(
-      "unknown cmd \"{}\" (expected status, pause, resume, shutdown, net-link, net-backend, counters or vcpus)", *cmd));
+      "unknown cmd \"{}\" (expected status, pause, resume, shutdown, net-link, net-backend, counters, vcpus, "
+      "balloon or balloon-stats)", *cmd));
 }
 
 }  // namespace

@@ -40,6 +40,12 @@ class FakeTarget : public ApiTarget {
     return record("vcpus", json{{"vcpus", json::array({{{"id", 0}, {"tid", 42}, {"state", "rip=0x1"}}})}});
   }
 
+  Result<json> set_balloon(uint64_t target_mib) override {
+    if (target_mib > 512) return usage_error("balloon target " + std::to_string(target_mib) + " MiB: too much");
+    return record("balloon " + std::to_string(target_mib), json{{"target_mib", target_mib}});
+  }
+  Result<json> balloon_stats() override { return record("balloon-stats", json{{"stats", {{"free_memory", 1}}}}); }
+
   std::vector<std::string> calls() const {
     std::lock_guard lock(mutex_);
     return calls_;
