@@ -17,20 +17,19 @@ std::vector<uint8_t> le32s(std::initializer_list<uint32_t> values) {
 }
 
 std::vector<uint8_t> stats_bytes(std::initializer_list<Stat> stats) {
-  std::vector<uint8_t> out;
+  std::vector<uint8_t> out(stats.size() * kStatSize);
+  size_t at = 0;
   for (const Stat& s : stats) {
-    uint8_t one[kStatSize];
-    std::memcpy(one, &s.tag, 2);
-    std::memcpy(one + 2, &s.value, 8);
-    out.insert(out.end(), one, one + kStatSize);
+    std::memcpy(out.data() + at, &s.tag, sizeof(s.tag));
+    std::memcpy(out.data() + at + sizeof(s.tag), &s.value, sizeof(s.value));
+    at += kStatSize;
   }
   return out;
 }
 
 TEST(BalloonParse, PfnsAreLittleEndianU32sAndATrailingPartialIsCounted) {
   auto bytes = le32s({1, 0x12345678, 7});
-  bytes.push_back(0xff);
-  bytes.push_back(0xff);
+  bytes.resize(bytes.size() + 2, 0xff);
   const PfnList list = parse_pfns(bytes);
   EXPECT_EQ(list.pfns, (std::vector<uint32_t>{1, 0x12345678, 7}));
   EXPECT_EQ(list.trailing_bytes, 2u);
@@ -57,16 +56,17 @@ TEST(BalloonParse, ReportRangesKeepWholePagesAndMergeOverlaps) {
 
 TEST(BalloonParse, StatsTakeTheLastValuePerTagAndCountWhatDoesNotFit) {
   auto bytes = stats_bytes({{4, 100}, {5, 500}, {4, 120}, {200, 9}});
-  bytes.push_back(1);
+  bytes.resize(bytes.size() + 1, 1);
   const StatList list = parse_stats(bytes);
   EXPECT_EQ(list.stats, (std::vector<Stat>{{4, 120}, {5, 500}, {200, 9}}));
   EXPECT_EQ(list.trailing_bytes, 1u);
   EXPECT_EQ(list.dropped, 0u);
 
-  std::vector<uint8_t> many;
+  std::vector<uint8_t> many((kMaxStats + 5) * kStatSize);
   for (uint16_t t = 0; t < kMaxStats + 5; ++t) {
-    const auto one = stats_bytes({{t, t}});
-    many.insert(many.end(), one.begin(), one.end());
+    const uint64_t v = t;
+    std::memcpy(many.data() + t * kStatSize, &t, sizeof(t));
+    std::memcpy(many.data() + t * kStatSize + sizeof(t), &v, sizeof(v));
   }
   const StatList capped = parse_stats(many);
   EXPECT_EQ(capped.stats.size(), kMaxStats);

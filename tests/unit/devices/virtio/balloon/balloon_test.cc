@@ -212,7 +212,7 @@ TEST_F(BalloonTest, APartialPfnIsCountedAndTheRestServed) {
   create();
   activate(0, 2);
   auto bytes = pfns({0x90});
-  bytes.push_back(7);
+  bytes.resize(bytes.size() + 1, 7);
   send(Balloon::kInflateQueue, bytes);
   EXPECT_EQ(wait_used(Balloon::kInflateQueue, 1).size(), 1u);
   EXPECT_EQ(released(), (std::vector<Released>{{0x90000, 0x1000}}));
