@@ -20,8 +20,10 @@
 // which whoever serves the queue next sees.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <span>
@@ -73,6 +75,17 @@ struct DeviceCounters {
   std::atomic<uint64_t> errors{0};       // in-band errors returned to the driver (IOERR, UNSUPP)
   std::atomic<uint64_t> ring_errors{0};  // corruption that set NEEDS_RESET
 };
+
+// What read_config returns for a device whose config space is the struct
+// `config` (little-endian fields; x86_64 is little-endian): its bytes
+// [offset, offset + data.size()), and 0 for bytes past its end.
+template <class T>
+void read_config_bytes(const T& config, uint64_t offset, std::span<uint8_t> data) {
+  std::fill(data.begin(), data.end(), 0);
+  if (offset >= sizeof(T)) return;
+  const size_t n = std::min<uint64_t>(data.size(), sizeof(T) - offset);
+  std::memcpy(data.data(), reinterpret_cast<const uint8_t*>(&config) + offset, n);
+}
 
 class VirtioDevice {
  public:

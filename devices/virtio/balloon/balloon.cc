@@ -111,12 +111,7 @@ void Balloon::read_config(uint64_t offset, std::span<uint8_t> data) {
   virtio_balloon_config config{};  // little-endian fields; x86_64 is little-endian
   config.num_pages = size_pages_.load();
   config.actual = actual_pages_.load();
-  uint8_t bytes[sizeof(config)];
-  std::memcpy(bytes, &config, sizeof(config));
-  for (size_t i = 0; i < data.size(); ++i) {
-    const uint64_t at = offset + i;
-    data[i] = at < sizeof(bytes) ? bytes[at] : 0;
-  }
+  read_config_bytes(config, offset, data);
 }
 
 void Balloon::write_config(uint64_t offset, std::span<const uint8_t> data) {

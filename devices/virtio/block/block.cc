@@ -112,12 +112,7 @@ Block::~Block() { reset(); }
 
 uint32_t Block::device_type() const { return VIRTIO_ID_BLOCK; }
 
-void Block::read_config(uint64_t offset, std::span<uint8_t> data) {
-  std::fill(data.begin(), data.end(), 0);
-  if (offset >= sizeof(space_)) return;
-  const size_t n = std::min<uint64_t>(data.size(), sizeof(space_) - offset);
-  std::memcpy(data.data(), reinterpret_cast<const uint8_t*>(&space_) + offset, n);
-}
+void Block::read_config(uint64_t offset, std::span<uint8_t> data) { read_config_bytes(space_, offset, data); }
 
 Result<void> Block::activate(DeviceContext ctx) {
   reset();

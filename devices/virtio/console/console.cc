@@ -100,12 +100,7 @@ void Console::read_config(uint64_t offset, std::span<uint8_t> data) {
     config.rows = size_.rows;
   }
   config.max_nr_ports = 1;
-  uint8_t bytes[sizeof(config)];
-  std::memcpy(bytes, &config, sizeof(config));
-  for (size_t i = 0; i < data.size(); ++i) {
-    const uint64_t at = offset + i;
-    data[i] = at < sizeof(bytes) ? bytes[at] : 0;
-  }
+  read_config_bytes(config, offset, data);
 }
 
 void Console::write_config(uint64_t offset, std::span<const uint8_t> data) {

@@ -174,9 +174,7 @@ void Net::read_config(uint64_t offset, std::span<uint8_t> data) {
   config.mtu = config_.mtu;
   config.speed = UINT32_MAX;  // unknown (SPEED_DUPLEX is not offered)
   config.duplex = 0xff;
-  uint8_t bytes[sizeof(config)];
-  std::memcpy(bytes, &config, sizeof(config));
-  for (size_t i = 0; i < data.size(); ++i) data[i] = offset + i < sizeof(bytes) ? bytes[offset + i] : 0;
+  read_config_bytes(config, offset, data);
 }
 
 Result<void> Net::activate(DeviceContext ctx) {
