@@ -36,26 +36,22 @@ Result<void> HostEvents::watch_signals(StopFn stop) {
 }
 
 Result<void> HostEvents::add_periodic(std::chrono::milliseconds period, std::function<void()> fn) {
-  Fd tfd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-  if (!tfd.valid()) return errno_error("timerfd_create");
   itimerspec spec{};
   spec.it_value.tv_nsec = spec.it_interval.tv_nsec = period.count() * 1000000;
-  if (timerfd_settime(tfd.get(), 0, &spec, nullptr) < 0) return errno_error("timerfd_settime");
-  const int raw = tfd.get();
-  fds_.push_back(std::move(tfd));
-  return watch(raw, [raw, fn = std::move(fn)](uint32_t) {
-    uint64_t expirations;
-    if (::read(raw, &expirations, sizeof(expirations)) == sizeof(expirations)) fn();
-  });
+  return add_timer(spec, std::move(fn));
 }
 
 Result<void> HostEvents::add_timeout(double seconds, std::function<void()> fn) {
-  Fd tfd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-  if (!tfd.valid()) return errno_error("timerfd_create");
   itimerspec spec{};
   spec.it_value.tv_sec = static_cast<time_t>(seconds);
   spec.it_value.tv_nsec = static_cast<long>(std::fmod(seconds, 1.0) * 1e9);
   if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+  return add_timer(spec, std::move(fn));
+}
+
+Result<void> HostEvents::add_timer(const itimerspec& spec, std::function<void()> fn) {
+  Fd tfd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!tfd.valid()) return errno_error("timerfd_create");
   if (timerfd_settime(tfd.get(), 0, &spec, nullptr) < 0) return errno_error("timerfd_settime");
   const int raw = tfd.get();
   fds_.push_back(std::move(tfd));

@@ -4,6 +4,8 @@
 // runs on the loop thread; Vm decides what a stop or an expiry means.
 #pragma once
 
+#include <sys/timerfd.h>
+
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -38,6 +40,8 @@ class HostEvents {
 
  private:
   Result<void> watch(int fd, EventLoop::Callback callback);
+  // One timerfd armed with `spec` on the loop; `fn` runs on each expiry.
+  Result<void> add_timer(const itimerspec& spec, std::function<void()> fn);
 
   EventLoop& loop_;
   std::unique_ptr<RawTerminal> terminal_;
