@@ -12,8 +12,8 @@ cases=("$@")
 if [[ ${#cases[@]} -eq 0 ]]; then
   for f in "$here"/cases/*.sh; do cases+=("$(basename "$f" .sh)"); done
 fi
-for c in "${cases[@]}"; do rm -f "$results/$c.rc" "$results/$c.log"; done
-failed=0
+for c in "${cases[@]}"; do rm -f "$results/$c.rc" "$results/$c.log" "$results/$c.attempt1.log"; done
+failed=0 retried=()
 case_timeout=${FRANCA_CASE_TIMEOUT:-600}
 # evidence_at SECS LOG: after SECS, for every franca still running (the case is
 # about to be timed out), appends its threads, counters and vCPU state to LOG.
@@ -24,8 +24,17 @@ evidence_at() {
     (source "$here/lib.sh" && set +e && franca_evidence "$pid") >>"$2" 2>&1
   done
 }
-for c in "${cases[@]}"; do
-  start=$(date +%s)
+# guest_died LOG: the case failed because its L2 guest crashed or froze — a
+# triple fault, or a guest that stopped making progress until a timeout — rather
+# than on a check that a live guest answered wrongly. Under QEMU TCG's emulated
+# SVM (QEMU 7.2) this happens to a few boots in a hundred, at a different place
+# each time (the emulator's XSETBV bug was one cause, see the harness; another
+# remains). Such a case is run once more, and says so; a wrong answer is not.
+guest_died() {
+  grep -qE 'triple fault \(KVM_EXIT_SHUTDOWN\)|--timeout [0-9]+s expired|ran into its [0-9]+s timeout' "$1"
+}
+run_case() {  # run_case CASE: one attempt; sets rc, writes <case>.log
+  local c=$1 work watcher
   work=$(mktemp -d "${TMPDIR:-/tmp}/franca-$c.XXXXXX")
   evidence_at $((case_timeout - 30)) "$results/$c.evidence" &
   watcher=$!
@@ -37,10 +46,23 @@ for c in "${cases[@]}"; do
       cat "$results/$c.evidence"; } >>"$results/$c.log"
   fi
   rm -f "$results/$c.evidence"
-  echo "$rc" >"$results/$c.rc"
   rm -rf "$work"
+}
+for c in "${cases[@]}"; do
+  start=$(date +%s)
+  run_case "$c"
+  if [[ $rc -ne 0 ]] && guest_died "$results/$c.log"; then
+    mv "$results/$c.log" "$results/$c.attempt1.log"
+    retried+=("$c")
+    echo "[integration] $c: FAIL ($rc), its guest crashed or froze: running it once more (first log: $results/$c.attempt1.log)"
+    run_case "$c"
+    { echo "--- NOTE: this is the second attempt; the first one's guest crashed or froze (exit $rc the second time). The first attempt's end:"
+      grep -E 'triple fault|timeout|FAIL' "$results/$c.attempt1.log" | head -n 5; } >>"$results/$c.log"
+  fi
+  echo "$rc" >"$results/$c.rc"
   echo "[integration] $c: $([[ $rc -eq 0 ]] && echo PASS || echo "FAIL ($rc)") in $(( $(date +%s) - start ))s"
   [[ $rc -eq 0 ]] || { failed=$((failed + 1)); tail -n 30 "$results/$c.log" | sed "s/^/  [$c] /"; }
 done
 echo "[integration] ${#cases[@]} cases, $failed failed"
+[[ ${#retried[@]} -eq 0 ]] || echo "[integration] run twice because the guest crashed or froze the first time: ${retried[*]}"
 exit 0  # the per-case ctest entries carry the verdicts

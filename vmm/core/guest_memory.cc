@@ -7,14 +7,32 @@
 
 namespace franca {
 
+namespace {
+constexpr uint64_t kHugePage = 2ULL << 20;
+}  // namespace
+
 Result<GuestMemory> GuestMemory::map_anonymous(std::span<const MemoryRegion> layout) {
   GuestMemory mem;
   mem.owned_ = true;
   for (const MemoryRegion& r : layout) {
-    void* p = mmap(nullptr, r.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return errno_error("cannot map guest memory");
+    // Host and guest addresses congruent modulo 2 MiB, as QEMU does: only then can
+    // the host back the region with transparent huge pages that KVM maps as 2 MiB
+    // pages in the guest's page tables (one fault per 2 MiB instead of 512).
+    // Over-map by one huge page, keep the aligned window, unmap the ends.
+    const uint64_t slack = kHugePage - 1;
+    void* raw =
+        mmap(nullptr, r.size + slack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw == MAP_FAILED) return errno_error("cannot map guest memory");
+    const uintptr_t base = reinterpret_cast<uintptr_t>(raw);
+    const uintptr_t start = ((base + slack - (r.gpa & slack)) & ~slack) + (r.gpa & slack);
+    if (start > base) munmap(raw, start - base);
+    if (const uintptr_t end = base + r.size + slack; end > start + r.size) {
+      munmap(reinterpret_cast<void*>(start + r.size), end - (start + r.size));
+    }
+    auto* p = reinterpret_cast<uint8_t*>(start);
+    madvise(p, r.size, MADV_HUGEPAGE);  // advice only: a host without THP keeps 4 KiB pages
     madvise(p, r.size, MADV_MERGEABLE);
-    mem.regions_.push_back({r.gpa, r.size, static_cast<uint8_t*>(p)});
+    mem.regions_.push_back({r.gpa, r.size, p});
   }
   return mem;
 }

@@ -7,15 +7,19 @@ source "$FRANCA_REPO/tests/integration/virtio/net.sh"
 net_setup_tap
 net_make_initrd '
 carrier() { cat /sys/class/net/eth0/carrier 2>/dev/null || echo none; }
-await_carrier() {  # await_carrier VALUE NAME: reports carrier and operstate once VALUE (60 s at most)
-  i=0; while [ "$(carrier)" != "$1" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-  echo CARRIER_$2=$(carrier)
-  echo OPERSTATE_$2=$(cat /sys/class/net/eth0/operstate)
+operstate() { cat /sys/class/net/eth0/operstate 2>/dev/null || echo none; }
+# await_carrier VALUE OPERSTATE NAME: reports carrier and operstate once both are
+# reached (60 s at most). operstate follows carrier asynchronously (linkwatch
+# batches events for up to a second), so a carrier flip alone is not enough.
+await_carrier() {
+  i=0; while { [ "$(carrier)" != "$1" ] || [ "$(operstate)" != "$2" ]; } && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+  echo CARRIER_$3=$(carrier)
+  echo OPERSTATE_$3=$(operstate)
 }
 echo CARRIER_START=$(carrier)
 echo LINK_WATCH
-await_carrier 0 DOWN
-await_carrier 1 UP
+await_carrier 0 down DOWN
+await_carrier 1 up UP
 if ping -c 2 -w 30 10.0.2.1 >/tmp/ping 2>&1; then echo PING_AFTER_UP=ok; else echo PING_AFTER_UP=failed; cat /tmp/ping; fi'
 net_start "tap=$NET_TAP,mac=$NET_MAC"
 net_wait LINK_WATCH 300

@@ -1,5 +1,8 @@
-# virtio-balloon on a 512 MiB guest, shared by cases/balloon_*.sh (sourced with
-# TRANSPORT=mmio|pci and MODE=target|reporting). The guest runs commands the
+# virtio-balloon on a 512 MiB guest, shared by cases/balloon_target_pci.sh and
+# cases/balloon_reporting_mmio.sh (sourced with TRANSPORT=mmio|pci and
+# MODE=target|reporting; either mode runs on either transport — CI runs one of
+# each to save a nested boot per pair, and balloon_vhost covers reporting with
+# stats_vq on pci). The guest runs commands the
 # host sends on hvc0; the host measures franca's RssAnon (/proc/PID/status).
 #  target:    --balloon stats_period=1. Fill 400 MiB of tmpfs and free it;
 #             `balloon 128` -> the balloon holds ~384 MiB (actual), the guest's

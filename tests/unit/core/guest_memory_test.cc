@@ -38,5 +38,20 @@ TEST(GuestMemoryAnonymous, MapsZeroedMemory) {
   EXPECT_EQ(*mem->read_obj<uint64_t>(0x1234), 0u);
 }
 
+// KVM maps a 2 MiB guest page only where host and guest addresses agree modulo
+// 2 MiB (QEMU aligns its RAM the same way), so the host side of every region
+// is laid out to match its guest address, whatever that address is.
+TEST(GuestMemoryAnonymous, HostAddressesAreCongruentWithGuestAddressesModulo2MiB) {
+  constexpr uint64_t k2M = 2ULL << 20;
+  auto mem = GuestMemory::map_anonymous(std::vector<MemoryRegion>{
+      {0, 6 * k2M, nullptr}, {0x100000000ULL, 3 * k2M, nullptr}, {0x10003000ULL, 5 * k2M + 0x5000, nullptr}});
+  ASSERT_TRUE(mem);
+  for (const MemoryRegion& r : mem->regions()) {
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(r.host) % k2M, r.gpa % k2M) << std::hex << r.gpa;
+  }
+  ASSERT_TRUE(mem->write_obj<uint64_t>(0x10003000ULL + 5 * k2M + 0x5000 - 8, 7));  // the very last bytes are mapped
+  EXPECT_EQ(*mem->read_obj<uint64_t>(0x10003000ULL + 5 * k2M + 0x5000 - 8), 7u);
+}
+
 }  // namespace
 }  // namespace franca
