@@ -95,6 +95,8 @@ CONTROL SOCKET
     {"cmd": "resume"}
     {"cmd": "shutdown"}     stop the VM; franca exits 0
     {"cmd": "counters"[, "id": "blk0"]}
+    {"cmd": "queues"[, "id": "blk0"]}  each queue's ring state; a queue whose
+                            driver waits without progress says for how long
     {"cmd": "net-link", "id": "net0", "state": "up"|"down"}
     {"cmd": "net-backend", "id": "net0", "backend": "inprocess"|"vhost"}
     {"cmd": "balloon", "target_mib": N}  the memory the guest keeps: the
@@ -103,9 +105,9 @@ CONTROL SOCKET
                             memory statistics and their age
   Replies are {"ok": true, ...} or {"ok": false, "error": "..."}.
   franca ctl PATH COMMAND [ARGS] sends one request and prints the reply; COMMAND
-  is status, pause, resume, shutdown, counters [ID], net-link ID up|down,
-  net-backend ID inprocess|vhost, balloon MIB, balloon-stats, or a raw JSON
-  object (see franca ctl --help).
+  is status, pause, resume, shutdown, counters [ID], queues [ID], net-link ID
+  up|down, net-backend ID inprocess|vhost, balloon MIB, balloon-stats, or a raw
+  JSON object (see franca ctl --help).
 
 )";
 

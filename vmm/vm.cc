@@ -312,8 +312,8 @@ void Vm::start_api() {
   started_ = std::chrono::steady_clock::now();
   if (!api_server_) return;
   StopFn stop = [this](StopReason reason, int code) { request_stop(reason, code); };
-  api_target_ = make_vm_api(
-      {config_.cpus, config_.memory, devices_.all, devices_.transports, vcpu_control_, std::move(stop), started_});
+  api_target_ = make_vm_api({config_.cpus, config_.memory, devices_.all, devices_.transports, vcpu_control_,
+                             std::move(stop), started_, *loop_});
   api_server_->start(*api_target_);
   spdlog::info("control socket on {}", api_server_->path());
 }

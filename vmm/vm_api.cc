@@ -8,6 +8,7 @@
 #include "devices/virtio/balloon/balloon.h"
 #include "devices/virtio/device.h"
 #include "devices/virtio/net/net_control.h"
+#include "vmm/core/event_loop.h"
 #include "vmm/vm_api.h"
 
 namespace franca {
@@ -35,7 +36,8 @@ json counters_of(virtio::VirtioDevice& device) {
   json out{{"kicks", c.kicks.load()},
            {"requests", c.requests.load()},
            {"errors", c.errors.load()},
-           {"ring_errors", c.ring_errors.load()}};
+           {"ring_errors", c.ring_errors.load()},
+           {"stalls", c.stalls.load()}};
   for (const auto& [name, value] : device.extra_counters()) out[name] = value;
   return out;
 }
@@ -98,6 +100,32 @@ class VmApi final : public api::ApiTarget {
     return json{{"devices", std::move(devices)}};
   }
 
+  Result<json> queues(const std::optional<std::string>& id) override {
+    std::vector<std::shared_ptr<virtio::VirtioDevice>> wanted;
+    if (id) {
+      auto index = find(*id);
+      if (!index) return std::unexpected(index.error());
+      wanted.push_back(vm_.devices[*index]);
+    } else {
+      wanted = vm_.devices;
+    }
+    // The rings are the loop's: read there. A loop that does not answer is
+    // itself the diagnosis (the closure owns what it touches, so it may run late).
+    auto lines = std::make_shared<std::vector<std::vector<std::string>>>(wanted.size());
+    const bool answered = vm_.device_loop.invoke_for(
+        [wanted, lines] {
+          for (size_t i = 0; i < wanted.size(); ++i) (*lines)[i] = wanted[i]->describe_queues();
+        },
+        kLoopWait);
+    if (!answered) {
+      return host_error(
+          fmt::format("the device loop (vmm-io) did not answer within {} ms: it is stuck or busy", kLoopWait.count()));
+    }
+    json devices = json::object();
+    for (size_t i = 0; i < wanted.size(); ++i) devices[wanted[i]->id()] = (*lines)[i];
+    return json{{"devices", std::move(devices)}};
+  }
+
   Result<json> vcpus() override { return json{{"vcpus", vm_.vcpus.inspect()}}; }
 
   Result<json> set_balloon(uint64_t target_mib) override {
@@ -140,6 +168,7 @@ class VmApi final : public api::ApiTarget {
 
  private:
   static constexpr std::chrono::milliseconds kStatsWait{2000};
+  static constexpr std::chrono::milliseconds kLoopWait{2000};
 
   static constexpr uint64_t kPagesPerMib = kMiB / virtio::balloon::kPageSize;
 
@@ -211,7 +240,10 @@ void log_guest_state(VcpuControl& vcpus, const std::vector<std::shared_ptr<virti
                    one.contains("state") ? one["state"].get<std::string>() : one["error"].get<std::string>());
     }
   }
-  for (const auto& device : devices) spdlog::warn("{}: {} counters {}", why, device->id(), counters_of(*device).dump());
+  for (const auto& device : devices) {
+    spdlog::warn("{}: {} counters {}", why, device->id(), counters_of(*device).dump());
+    for (const std::string& line : device->describe_queues()) spdlog::warn("{}: {} {}", why, device->id(), line);
+  }
 }
 
 }  // namespace franca

@@ -14,12 +14,14 @@
 #include "vmm/vcpu_control.h"
 
 namespace franca {
+class EventLoop;
 namespace virtio {
 class VirtioDevice;
 }  // namespace virtio
 
 // All the control API may see or do: Vm's config values, its devices, the vCPU
-// controller, a stop request and the time the guest started.
+// controller, a stop request, the time the guest started, and the devices'
+// loop (`vmm-io`), where their queue state may be read.
 struct VmView {
   unsigned cpus;
   uint64_t memory;  // bytes
@@ -28,14 +30,15 @@ struct VmView {
   VcpuControl& vcpus;
   StopFn request_stop;
   std::chrono::steady_clock::time_point started;
+  EventLoop& device_loop;
 };
 
 // Served on the `api` thread only; everything `view` refers to outlives the api thread.
 std::unique_ptr<api::ApiTarget> make_vm_api(VmView view);
 
-// Logs every vCPU's state (skipped while the control API holds the vCPUs) and
-// every device's counters at warn level: where was a guest about to be stopped?
-// Any thread but a vCPU's.
+// Logs every vCPU's state (skipped while the control API holds the vCPUs),
+// every device's counters and queue states at warn level: where was a guest
+// about to be stopped? On the devices' loop thread.
 void log_guest_state(VcpuControl& vcpus, const std::vector<std::shared_ptr<virtio::VirtioDevice>>& devices,
                      std::string_view why);
 

@@ -74,6 +74,7 @@ struct DeviceCounters {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> errors{0};       // in-band errors returned to the driver (IOERR, UNSUPP)
   std::atomic<uint64_t> ring_errors{0};  // corruption that set NEEDS_RESET
+  std::atomic<uint64_t> stalls{0};       // a queue the driver waited on without progress (StallWatch)
 };
 
 // What read_config returns for a device whose config space is the struct
@@ -118,6 +119,10 @@ class VirtioDevice {
   // Device-specific counters beyond DeviceCounters (e.g. per-queue packets), by
   // name, for the control API's `counters`. Any thread.
   virtual std::vector<std::pair<std::string, uint64_t>> extra_counters() const { return {}; }
+  // One line per queue this process serves (StallWatch::describe): its ring
+  // state and whether the driver has been waiting on it. Empty when the device
+  // is not active. On the loop thread (the control API's `queues` posts there).
+  virtual std::vector<std::string> describe_queues() const { return {}; }
 
  protected:
   DeviceCounters counters_;

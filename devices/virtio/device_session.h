@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -14,6 +15,8 @@
 #include <vector>
 
 #include "devices/virtio/device.h"
+#include "devices/virtio/stall_watch.h"
+#include "vmm/core/fd.h"
 
 namespace franca::virtio {
 
@@ -98,7 +101,10 @@ class DeviceSession {
     DeviceCounters* counters = nullptr;  // kicks, ring_errors
     bool count_kicks = true;
     std::function<void()> on_fail{};  // device-specific stopping, before ctx.fail
+    // watch_stalls(): how long a queue the driver waits on may go without progress.
+    std::chrono::milliseconds stall_after = kDefaultStallAfter;
   };
+  static constexpr std::chrono::milliseconds kDefaultStallAfter{20000};
   DeviceSession(const DeviceContext& ctx, Options options);
 
   // Watches a queue's kick eventfd until unwatch_kicks(), fail() or destruction.
@@ -106,6 +112,13 @@ class DeviceSession {
   void unwatch_kicks() { kicks_.clear(); }
   // Runs `fn` on the loop soon, unless this session is destroyed first.
   void post(std::function<void()> fn);
+  // Runs `fn` on the loop every `period` (a timerfd) until this session goes.
+  Result<void> watch_timer(std::chrono::milliseconds period, std::function<void()> fn);
+
+  // Watches `queues` for stalls (StallWatch) on a timer of a quarter of
+  // Options::stall_after, and describes them for describe_queues(). Once.
+  Result<void> watch_stalls(std::vector<StallWatch::Tracked> queues);
+  std::vector<std::string> describe_queues() const;
 
   // Ring corruption or another fatal device error (STYLE.md "Errors"): counts a
   // ring error, logs once (rate-limited), unregisters the kicks, runs on_fail
@@ -121,6 +134,9 @@ class DeviceSession {
   bool count_kicks_;
   std::function<void()> on_fail_;
   std::vector<EventLoop::Watch> kicks_;
+  std::vector<std::pair<Fd, EventLoop::Watch>> timers_;
+  std::chrono::milliseconds stall_after_;
+  std::optional<StallWatch> stalls_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted work holds it weakly
   bool failed_ = false;
 };

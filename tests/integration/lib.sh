@@ -99,7 +99,7 @@ franca_evidence() {
     cat "$t/stack" 2>/dev/null
   done
   if [[ -n $sock && -S $sock ]]; then
-    for cmd in status counters vcpus; do
+    for cmd in status counters queues vcpus; do
       echo "--- franca ctl $cmd"
       timeout 20 "$FRANCA_BIN" ctl "$sock" "$cmd" 2>&1 | sed 's/\\n/\n    /g'
     done

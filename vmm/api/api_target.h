@@ -26,6 +26,10 @@ class ApiTarget {
   virtual Result<nlohmann::json> set_net_backend(const std::string& id, const std::string& backend) = 0;
   // Every device's counters, or only device `id`'s.
   virtual Result<nlohmann::json> counters(const std::optional<std::string>& id) = 0;
+  // Every device's queues (or only device `id`'s) as this process serves them:
+  // ring indices, event-idx state, and how long the driver has been waiting on
+  // each without progress — for a guest that stopped doing I/O.
+  virtual Result<nlohmann::json> queues(const std::optional<std::string>& id) = 0;
   // Every vCPU's thread id and architectural state (briefly paused to read it),
   // or why it could not be read: for diagnosing a guest that stopped.
   virtual Result<nlohmann::json> vcpus() = 0;

@@ -31,6 +31,8 @@ COMMANDS
   pause | resume                  park / release every vCPU (devices keep running)
   shutdown                        stop the VM; franca exits 0
   counters [ID]                   device counters (all devices, or device ID)
+  queues [ID]                     each queue's ring state and how long its driver
+                                  has waited without progress (I/O that stopped)
   vcpus                           each vCPU's thread id, registers, pending events
                                   and local APIC (a stopped guest: where is it?)
   net-link ID up|down             set a net device's link state
@@ -81,8 +83,8 @@ Result<json> build_request(const std::vector<std::string>& words) {
     if (auto r = arity(0, 0, cmd.c_str()); !r) return std::unexpected(r.error());
     return json{{"cmd", cmd}};
   }
-  if (cmd == "counters") {
-    if (auto r = arity(0, 1, "counters [ID]"); !r) return std::unexpected(r.error());
+  if (cmd == "counters" || cmd == "queues") {
+    if (auto r = arity(0, 1, cmd == "queues" ? "queues [ID]" : "counters [ID]"); !r) return std::unexpected(r.error());
     return nargs ? json{{"cmd", cmd}, {"id", words[1]}} : json{{"cmd", cmd}};
   }
   if (cmd == "balloon") {

@@ -61,11 +61,24 @@ Result<json> net_backend(ApiTarget& target, const json& request) {
   return target.set_net_backend(*id, *backend);
 }
 
-Result<json> counters(ApiTarget& target, const json& request) {
-  if (!request.contains("id")) return target.counters(std::nullopt);
+// `request`'s optional "id": every device when absent.
+Result<std::optional<std::string>> optional_id(const json& request) {
+  if (!request.contains("id")) return std::optional<std::string>{};
   auto id = string_field(request, "id");
   if (!id) return std::unexpected(id.error());
+  return std::optional<std::string>{std::move(*id)};
+}
+
+Result<json> counters(ApiTarget& target, const json& request) {
+  auto id = optional_id(request);
+  if (!id) return std::unexpected(id.error());
   return target.counters(*id);
+}
+
+Result<json> queues(ApiTarget& target, const json& request) {
+  auto id = optional_id(request);
+  if (!id) return std::unexpected(id.error());
+  return target.queues(*id);
 }
 
 Result<json> balloon(ApiTarget& target, const json& request) {
@@ -81,8 +94,8 @@ struct Command {
   std::function<Result<json>(ApiTarget&, const json&)> run;
 };
 
-const std::array<Command, 10>& commands() {
-  static const std::array<Command, 10> table{{
+const std::array<Command, 11>& commands() {
+  static const std::array<Command, 11> table{{
       {"status", {}, [](ApiTarget& t, const json&) { return t.status(); }},
       {"pause", {}, [](ApiTarget& t, const json&) { return t.pause(); }},
       {"resume", {}, [](ApiTarget& t, const json&) { return t.resume(); }},
@@ -90,6 +103,7 @@ const std::array<Command, 10>& commands() {
       {"net-link", {"id", "state"}, net_link},
       {"net-backend", {"id", "backend"}, net_backend},
       {"counters", {"id"}, counters},
+      {"queues", {"id"}, queues},
       {"vcpus", {}, [](ApiTarget& t, const json&) { return t.vcpus(); }},
       {"balloon", {"target_mib"}, balloon},
       {"balloon-stats", {}, [](ApiTarget& t, const json&) { return t.balloon_stats(); }},
@@ -119,8 +133,8 @@ Result<json> dispatch(ApiTarget& target, std::string_view line) {
     return c.run(target, *request);
   }
   return usage_error(fmt::format(
-      "unknown cmd \"{}\" (expected status, pause, resume, shutdown, net-link, net-backend, counters, vcpus, "
-      "balloon or balloon-stats)",
+      "unknown cmd \"{}\" (expected status, pause, resume, shutdown, net-link, net-backend, counters, queues, "
+      "vcpus, balloon or balloon-stats)",
       *cmd));
 }
 

@@ -84,6 +84,25 @@ void EventLoop::invoke(const std::function<void()>& fn) {
   future.wait();
 }
 
+bool EventLoop::invoke_for(std::function<void()> fn, std::chrono::milliseconds wait) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto future = done->get_future();
+  {
+    std::unique_lock lock(mutex_);
+    if (!running_ || std::this_thread::get_id() == thread_) {
+      lock.unlock();
+      fn();
+      return true;
+    }
+    posted_.push_back([fn = std::move(fn), done] {
+      fn();
+      done->set_value();
+    });
+  }
+  wake();
+  return future.wait_for(wait) == std::future_status::ready;
+}
+
 void EventLoop::stop() {
   post([this] { stopping_ = true; });
 }

@@ -4,6 +4,7 @@
 
 #include <sys/epoll.h>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -50,6 +51,10 @@ class EventLoop {
   // Runs `fn` on the loop thread and waits for it; runs it inline when called
   // from the loop thread or when the loop is not running (tests, shutdown).
   void invoke(const std::function<void()>& fn);
+  // The same, but waits at most `wait`: false when the loop did not get to it
+  // in time (a stuck loop is then a diagnosis, not a hung caller). `fn` may
+  // still run later, so it must own what it touches.
+  [[nodiscard]] bool invoke_for(std::function<void()> fn, std::chrono::milliseconds wait);
 
   // Dispatches until stop() is called, on the calling thread (the loop thread).
   void run();

@@ -8,13 +8,13 @@
 #define VIRTIO_RING_NO_LEGACY  // the legacy vring_init() helper is not valid C++
 #include <linux/virtio_ring.h>
 #include <sys/mman.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -165,24 +165,24 @@ Result<void> Balloon::activate(DeviceContext ctx) {
     }
   }
   if (a.stats && stats_period_s_ > 0) {
-    a.timer = Fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-    if (!a.timer.valid()) {
+    if (auto r = a.session->watch_timer(std::chrono::seconds(stats_period_s_), [this] { ask_for_stats(); }); !r) {
       reset();
-      return errno_error(fmt::format("{}: timerfd_create", id_));
+      return r;
     }
-    const itimerspec spec{.it_interval = {static_cast<time_t>(stats_period_s_), 0},
-                          .it_value = {static_cast<time_t>(stats_period_s_), 0}};
-    timerfd_settime(a.timer.get(), 0, &spec, nullptr);
-    auto watch = a.ctx.loop->add(a.timer.get(), EPOLLIN, [this](uint32_t) {
-      uint64_t expirations;
-      if (::read(active_->timer.get(), &expirations, sizeof(expirations)) < 0) return;
-      ask_for_stats();
-    });
-    if (!watch) {
-      reset();
-      return std::unexpected(watch.error());
-    }
-    a.timer_watch = std::move(*watch);
+  }
+  // The device holds the statistics buffer until it wants new figures: that
+  // queue is described, never "stalled".
+  std::vector<StallWatch::Tracked> tracked;
+  const std::array<std::tuple<ActiveQueue*, std::string_view, bool>, 4> roles = {{{a.inflate, "inflate", true},
+                                                                                  {a.deflate, "deflate", true},
+                                                                                  {a.stats, "stats", false},
+                                                                                  {a.report, "reporting", true}}};
+  for (const auto& [q, role, prompt] : roles) {
+    if (q) tracked.push_back({.index = q->index, .role = role, .queue = &q->queue, .prompt = prompt});
+  }
+  if (auto r = a.session->watch_stalls(std::move(tracked)); !r) {
+    reset();
+    return r;
   }
   spdlog::debug("{}: active, {} queue(s){}{}", id_, a.ctx.queues.size(), stats ? ", stats" : "",
                 report ? ", free page reporting" : "");
@@ -191,6 +191,10 @@ Result<void> Balloon::activate(DeviceContext ctx) {
     if (q && usable()) fn();
   }
   return {};
+}
+
+std::vector<std::string> Balloon::describe_queues() const {
+  return active_ ? active_->session->describe_queues() : std::vector<std::string>{};
 }
 
 void Balloon::reset() {

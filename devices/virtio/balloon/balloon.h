@@ -102,6 +102,7 @@ class Balloon final : public VirtioDevice {
   void write_config(uint64_t offset, std::span<const uint8_t> data) override;
   Result<void> activate(DeviceContext ctx) override;
   void reset() override;
+  std::vector<std::string> describe_queues() const override;
   std::vector<std::pair<std::string, uint64_t>> extra_counters() const override;
 
  private:
@@ -111,9 +112,7 @@ class Balloon final : public VirtioDevice {
     ActiveQueue* deflate = nullptr;
     ActiveQueue* stats = nullptr;
     ActiveQueue* report = nullptr;
-    std::optional<DeviceSession> session{};
-    Fd timer{};
-    EventLoop::Watch timer_watch{};
+    std::optional<DeviceSession> session{};       // kicks, the stats timer, stall watch, failure
     std::optional<DescriptorChain> held_stats{};  // the buffer the device returns to ask for stats
   };
 

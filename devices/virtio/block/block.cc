@@ -143,4 +143,8 @@ void Block::reset() {
   session_.reset();
 }
 
+std::vector<std::string> Block::describe_queues() const {
+  return session_ ? session_->describe_queues() : std::vector<std::string>{};
+}
+
 }  // namespace franca::virtio

@@ -65,6 +65,7 @@ class Block final : public VirtioDevice {
 
   Result<void> activate(DeviceContext ctx) override;
   void reset() override;
+  std::vector<std::string> describe_queues() const override;
 
   // Capacity in 512-byte sectors and the engine in use ("io_uring" or "sync").
   uint64_t capacity() const { return image_.size / kSectorSize; }

@@ -86,8 +86,17 @@ Result<void> BlockSession::watch() {
     const size_t qi = served->slot;
     if (auto added = session_.watch_kick(served->active.kick_fd, [this, qi] { process(qi); }); !added) return added;
   }
-  return {};
+  std::vector<StallWatch::Tracked> tracked;
+  for (auto& served : served_) {
+    tracked.push_back(
+        {.index = served->active.index, .role = "requests", .queue = &served->active.queue, .served_here = [this] {
+           return !stopped_;
+         }});
+  }
+  return session_.watch_stalls(std::move(tracked));
 }
+
+std::vector<std::string> BlockSession::describe_queues() const { return session_.describe_queues(); }
 
 void BlockSession::stop() {
   if (stopped_) return;

@@ -35,6 +35,8 @@ class BlockSession {
   // Unregisters every fd and waits for in-flight I/O; afterwards nothing
   // touches guest memory. Idempotent.
   void stop();
+  // VirtioDevice::describe_queues for this activation. Loop thread.
+  std::vector<std::string> describe_queues() const;
 
  private:
   struct Pending;

@@ -131,9 +131,20 @@ Result<void> Console::activate(DeviceContext ctx) {
       return r;
     }
   }
+  std::vector<StallWatch::Tracked> tracked;
+  if (active_->rx) tracked.push_back({.index = kRxQueue, .role = "rx", .queue = &active_->rx->queue, .prompt = false});
+  if (active_->tx) tracked.push_back({.index = kTxQueue, .role = "tx", .queue = &active_->tx->queue});
+  if (auto r = active_->session->watch_stalls(std::move(tracked)); !r) {
+    reset();
+    return r;
+  }
   fill_rx();  // input typed before DRIVER_OK
   drain_tx();
   return {};
+}
+
+std::vector<std::string> Console::describe_queues() const {
+  return active_ ? active_->session->describe_queues() : std::vector<std::string>{};
 }
 
 void Console::reset() {

@@ -209,12 +209,33 @@ Result<void> Net::activate(DeviceContext ctx) {
       return r;
     }
   }
+  // A pair's rings are franca's to watch only while its in-process path runs
+  // (vhost moves them in the kernel; a stopped pair is not served at all).
+  // Receive buffers wait for frames by design: described, never "stalled".
+  std::vector<StallWatch::Tracked> tracked;
+  for (const PairContext& pair : active_->pairs) {
+    auto here = [this, p = pair.pair] {
+      return active_ && p < active_->paths.size() && active_->paths[p] && backend_.load() == NetBackend::kInProcess;
+    };
+    tracked.push_back(
+        {.index = pair.rx->index, .role = "rx", .queue = &pair.rx->queue, .prompt = false, .served_here = here});
+    tracked.push_back({.index = pair.tx->index, .role = "tx", .queue = &pair.tx->queue, .served_here = here});
+  }
+  if (active_->ctrl) tracked.push_back({.index = active_->ctrl->index, .role = "ctrl", .queue = &active_->ctrl->queue});
+  if (auto r = active_->session->watch_stalls(std::move(tracked)); !r) {
+    reset();
+    return r;
+  }
   if (auto r = apply_pairs(1); !r) {  // MQ: pair 0 until VQ_PAIRS_SET (§5.1.6.5.5)
     reset();
     return r;
   }
   if (active_->ctrl) on_ctrl_kick();  // commands queued before DRIVER_OK
   return {};
+}
+
+std::vector<std::string> Net::describe_queues() const {
+  return active_ ? active_->session->describe_queues() : std::vector<std::string>{};
 }
 
 Result<void> Net::build_pairs() {

@@ -61,6 +61,7 @@ class Net final : public VirtioDevice, public NetControl {
   void read_config(uint64_t offset, std::span<uint8_t> data) override;
   Result<void> activate(DeviceContext ctx) override;
   void reset() override;
+  std::vector<std::string> describe_queues() const override;
   std::vector<std::pair<std::string, uint64_t>> extra_counters() const override;
 
   // NetControl

@@ -170,6 +170,8 @@ bool PackedRing::enable_notifications() {
   return is_available(head_flags(), avail_wrap_);
 }
 
+bool PackedRing::has_available() const { return is_available(head_flags(), avail_wrap_); }
+
 std::string PackedRing::describe_state() const {
   const auto event = [](uint8_t* at) {
     const auto e = ring::load_once<vring_packed_desc_event>(at);

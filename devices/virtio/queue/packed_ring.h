@@ -25,6 +25,7 @@ class PackedRing {
   void disable_notifications();
   bool enable_notifications();
   std::string describe_state() const;  // Queue::describe_state
+  bool has_available() const;          // Queue::has_available
 
   // Ring offset in bits 0-14, wrap counter in bit 15 (as VHOST_GET_VRING_BASE).
   uint16_t next_avail() const { return encode(next_avail_, avail_wrap_); }

@@ -179,6 +179,10 @@ uint16_t Queue::size() const { return impl_->config.size; }
 bool Queue::packed() const { return std::holds_alternative<PackedRing>(impl_->ring); }
 const QueueConfig& Queue::config() const { return impl_->config; }
 
+bool Queue::has_available() const {
+  return impl_->visit([](const auto& r) { return r.has_available(); });
+}
+
 std::string Queue::describe_state() const {
   return impl_->visit([](const auto& r) { return r.describe_state(); });
 }

@@ -122,6 +122,11 @@ class Queue {
   // used_event/avail_event; packed: the head descriptor's flags, both event
   // suppression structures). Reads guest memory; on the data path's thread.
   std::string describe_state() const;
+  // Whether the driver has published a chain pop() has not taken yet (a peek:
+  // nothing is validated or consumed). On the data path's thread.
+  bool has_available() const;
+  // Whether chains were popped and not yet pushed back (next_avail != next_used).
+  bool has_outstanding() const { return next_avail() != next_used(); }
   const QueueConfig& config() const;
 
  private:

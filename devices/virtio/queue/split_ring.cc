@@ -141,6 +141,10 @@ bool SplitRing::enable_notifications() {
   return shared_u16(avail_ + offsetof(vring_avail, idx)).load(std::memory_order_acquire) != next_avail_;
 }
 
+bool SplitRing::has_available() const {
+  return shared_u16(avail_ + offsetof(vring_avail, idx)).load(std::memory_order_acquire) != next_avail_;
+}
+
 std::string SplitRing::describe_state() const {
   const auto u16 = [](uint8_t* at) { return shared_u16(at).load(std::memory_order_acquire); };
   const uint16_t avail_idx = u16(avail_ + offsetof(vring_avail, idx));

@@ -25,6 +25,7 @@ class SplitRing {
   void disable_notifications();
   bool enable_notifications();
   std::string describe_state() const;  // Queue::describe_state
+  bool has_available() const;          // Queue::has_available
 
   uint16_t next_avail() const { return next_avail_; }
   uint16_t next_used() const { return next_used_; }

@@ -5,7 +5,8 @@
 # numbered lines written to the virtio console. Asserts that every writer
 # finished, every acknowledged write is on its host image, every network byte
 # arrived intact, every console line arrived in order, the switches happened
-# and no device needed a reset. A longer run: bench/soak. See virtio/net.sh.
+# and no device needed a reset or stalled (StallWatch: no queue waited 20 s
+# without progress). A longer run: bench/soak. See virtio/net.sh.
 source "$FRANCA_REPO/tests/integration/lib.sh"
 TRANSPORT=pci
 : "${FRANCA_BLKTOOL:=$(dirname "$FRANCA_BIN")/../tests/support/franca-blktool}"
@@ -44,6 +45,12 @@ switch_at() {
   log "switched net0 to $2 after $1 MiB guest->host"
 }
 switch_at 16 vhost
+# Mid-run, the control socket shows each queue's ring state (read on vmm-io).
+queues=$(net_ctl queues blk0)
+for q in 0 1; do
+  grep -q "queue $q (requests): " <<<"$queues" || fail "franca ctl queues blk0 does not describe queue $q: $queues"
+done
+log "ok: queues blk0 describes both request queues"
 switch_at 40 inprocess
 net_wait NET_DONE 500
 counters=$(net_ctl counters)
@@ -54,6 +61,7 @@ switches=$(json_value backend_switches <<<"$counters")
 ((${switches:-0} >= 2)) || fail "backend_switches is '$switches', expected >= 2: $counters"
 log "ok: backend_switches = $switches"
 grep -q '"ring_errors": *[1-9]' <<<"$counters" && fail "a device needed a reset: $counters"
+grep -q '"stalls": *[1-9]' <<<"$counters" && fail "a queue's driver waited without progress (StallWatch): $counters"
 expect_eq "$(gv WRITERS_DONE)" 1 "every guest writer ended"
 for d in 0 1; do
   for w in 0 1; do

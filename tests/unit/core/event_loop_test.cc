@@ -96,5 +96,23 @@ TEST_F(EventLoopTest, FdCanBeWatchedAgainAfterReset) {
   EXPECT_TRUE(second.has_value());
 }
 
+TEST_F(EventLoopTest, InvokeForReturnsOnceTheLoopRanIt) {
+  int ran = 0;
+  EXPECT_TRUE(loop_->invoke_for([&ran] { ran++; }, std::chrono::milliseconds(5000)));
+  EXPECT_EQ(ran, 1);
+}
+
+TEST_F(EventLoopTest, InvokeForGivesUpOnABusyLoopAndTheWorkRunsLater) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  loop_->post([released] { released.wait(); });  // the loop is stuck in here
+  auto ran = std::make_shared<std::atomic<int>>(0);
+  EXPECT_FALSE(loop_->invoke_for([ran] { (*ran)++; }, std::chrono::milliseconds(50)));
+  EXPECT_EQ(ran->load(), 0);
+  release.set_value();
+  loop_->invoke([] {});  // after the stuck callback and the late one
+  EXPECT_EQ(ran->load(), 1);
+}
+
 }  // namespace
 }  // namespace franca

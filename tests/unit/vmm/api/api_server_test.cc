@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 #include "tests/unit/vmm/api/fake_target.h"
 #include "vmm/api/unix_socket.h"
@@ -203,9 +204,14 @@ TEST_F(ApiServerTest, ClientBeyondTheCapIsToldAndClosed) {
   const json reply = json::parse(read_line(extra));
   EXPECT_EQ(reply["ok"], false);
   EXPECT_TRUE(closed_by_server(extra));
-  clients.pop_back();  // a slot frees up
-  Fd later = connect_to(path_);
-  EXPECT_EQ(ask(later, R"({"cmd":"status"})")["ok"], true);
+  clients.pop_back();  // a slot frees up once the server has seen the close
+  bool served = false;
+  for (int attempt = 0; attempt < 200 && !served; ++attempt) {
+    Fd later = connect_to(path_);
+    served = ask(later, R"({"cmd":"status"})")["ok"] == true;
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(served);
 }
 
 TEST_F(ApiServerTest, StaleSocketFileIsReplaced) {

@@ -41,6 +41,9 @@ TEST(CtlArgs, CountersTakesAnOptionalId) {
   EXPECT_EQ(request_of({"/s", "counters"}), (json{{"cmd", "counters"}}));
   EXPECT_EQ(request_of({"/s", "counters", "blk0"}), (json{{"cmd", "counters"}, {"id", "blk0"}}));
   EXPECT_EQ(error_of({"/s", "counters", "a", "b"}), "usage: franca ctl PATH counters [ID]");
+  EXPECT_EQ(request_of({"/s", "queues"}), (json{{"cmd", "queues"}}));
+  EXPECT_EQ(request_of({"/s", "queues", "blk0"}), (json{{"cmd", "queues"}, {"id", "blk0"}}));
+  EXPECT_EQ(error_of({"/s", "queues", "a", "b"}), "usage: franca ctl PATH queues [ID]");
 }
 
 TEST(CtlArgs, NetLinkTakesAnIdAndUpOrDown) {

@@ -27,13 +27,15 @@ TEST(Dispatch, EachCommandReachesTheTargetWithItsArguments) {
   for (const char* line :
        {R"({"cmd":"pause"})", R"({"cmd":"resume"})", R"({"cmd":"shutdown"})",
         R"({"cmd":"net-link","id":"net0","state":"down"})", R"({"cmd":"net-backend","id":"net0","backend":"vhost"})",
-        R"({"cmd":"counters"})", R"({"cmd":"counters","id":"blk0"})", R"({"cmd":"vcpus"})",
-        R"({"cmd":"balloon","target_mib":128})", R"({"cmd":"balloon-stats"})"}) {
+        R"({"cmd":"counters"})", R"({"cmd":"counters","id":"blk0"})", R"({"cmd":"queues"})",
+        R"({"cmd":"queues","id":"net0"})", R"({"cmd":"vcpus"})", R"({"cmd":"balloon","target_mib":128})",
+        R"({"cmd":"balloon-stats"})"}) {
     EXPECT_EQ(handle_request(target, line).value("ok", false), true) << line;
   }
   EXPECT_EQ(target.calls(),
             (std::vector<std::string>{"pause", "resume", "shutdown", "net-link net0 down", "net-backend net0 vhost",
-                                      "counters *", "counters blk0", "vcpus", "balloon 128", "balloon-stats"}));
+                                      "counters *", "counters blk0", "queues *", "queues net0", "vcpus", "balloon 128",
+                                      "balloon-stats"}));
 }
 
 TEST(Dispatch, BalloonNeedsANonNegativeIntegerTarget) {
@@ -85,6 +87,8 @@ TEST(Dispatch, NetCommandsNeedAStringIdAndAKnownValue) {
 TEST(Dispatch, CountersIdMustBeAString) {
   FakeTarget target;
   EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"counters","id":null})")), "\"id\" must be a string");
+  EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"queues","id":3})")), "\"id\" must be a string");
+  EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"queues","queue":3})")), "unknown field \"queue\" for queues");
 }
 
 TEST(Dispatch, UnknownFieldIsAnError) {

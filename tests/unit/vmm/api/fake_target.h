@@ -36,6 +36,10 @@ class FakeTarget : public ApiTarget {
     return record("counters " + id.value_or("*"), json{{"devices", {{id.value_or("blk0"), {{"kicks", 3}}}}}});
   }
 
+  Result<json> queues(const std::optional<std::string>& id) override {
+    return record("queues " + id.value_or("*"), json{{"devices", {{id.value_or("blk0"), {"requests 0: ..."}}}}});
+  }
+
   Result<json> vcpus() override {
     return record("vcpus", json{{"vcpus", json::array({{{"id", 0}, {"tid", 42}, {"state", "rip=0x1"}}})}});
   }
