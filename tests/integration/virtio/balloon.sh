@@ -50,7 +50,11 @@ exec 3<>input  # kept open: franca never sees EOF
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 
-died() { cat franca.err; echo "--- hvc0 ---"; tail -n 30 console.log; echo "--- serial ---"; tail -n 40 serial.log; fail "$1"; }
+# died WHY: franca's log and the guest's consoles, on stderr (also from inside $(...)), then fail.
+died() {
+  { cat franca.err; echo "--- hvc0 ---"; tail -n 30 console.log; echo "--- serial ---"; tail -n 40 serial.log; } >&2
+  fail "$1"
+}
 # wait_for PATTERN SECONDS: until the guest printed a line starting with PATTERN on hvc0.
 wait_for() {
   local end=$((SECONDS + $2))
@@ -62,7 +66,14 @@ wait_for() {
   died "the guest did not print '$1' within $2 s"
 }
 guest() { echo "$*" >&3; }           # runs "$*" in the guest
-ctl() { "$FRANCA_BIN" ctl api.sock "$@"; }
+# ctl ARGS: franca ctl on this VM; a franca that is gone is reported with its log.
+ctl() {
+  local rc=0
+  "$FRANCA_BIN" ctl api.sock "$@" || rc=$?
+  ((rc == 0)) && return 0
+  kill -0 "$pid" 2>/dev/null || died "franca exited (franca ctl $* failed with status $rc)"
+  return "$rc"
+}
 rss_mib() { awk '/^RssAnon:/ { print int($2 / 1024) }' "/proc/$pid/status"; }
 value() { guest_value console.log "$1"; }
 # until_actual OP MIB SECONDS: until the balloon's actual_mib OP MIB (-ge, -le).
