@@ -20,11 +20,6 @@ die() { say "[L1] error: $*"; sync; poweroff -f; }
 p9="trans=virtio,version=9p2000.L,msize=262144"
 mkdir -p /out /host
 mount -t 9p -o "$p9" out /out || die "cannot mount the 'out' 9p share"
-# QEMU runs without -no-reboot so that a reset (a triple fault, or panic=-1
-# after a panic) makes it log every CPU's state at the reset (-d cpu_reset). A
-# second boot is such a reset: stop, never run CMD twice.
-[ ! -e /out/booted ] || die "L1 was reset (a triple fault or a panic) and booted again: not running CMD twice"
-: >/out/booted
 OUTDIR="" SCRATCH=""
 . /out/l1.conf
 # The host root never changes during a run: let L1 cache it (much faster exec).

@@ -176,10 +176,7 @@ fi
 echo "[run-on-kvm] booting a nested L1 under QEMU TCG (usually 10-30 s); its console: $out/l1-console.log"
 start=$(date +%s%N)
 set +e
-# ttyS0 (L1's kernel console) to a file, ttyS1 (CMD's output) to stdout. No
-# -no-reboot: on a triple fault or a panic L1 resets, QEMU's -d cpu_reset logs
-# each CPU's state at that moment (where L1 died), and l1-init.sh powers the
-# second boot off at once (it never runs CMD twice).
+# ttyS0 (L1's kernel console) to a file, ttyS1 (CMD's output) to stdout.
 # -xsave: QEMU before 8.2 (Debian 12 ships 7.2) does not check the SVM XSETBV
 # intercept under TCG (fixed upstream by 24b34590d07f, "target/i386: check
 # intercept for XSETBV"), so L1's KVM never sees an L2 guest's XSETBV, keeps
@@ -191,7 +188,7 @@ set +e
 # offer it from the raw CPUID: take out the VEX (AVX) family, PKU and MPX too.
 timeout -k 10 "${FRANCA_L1_TIMEOUT:-3600}" qemu-system-x86_64 \
   -accel tcg,thread=multi -cpu max,-xsave,-avx,-avx2,-fma,-f16c,-vaes,-pku,-mpx -smp "${FRANCA_L1_CPUS:-2}" -m "${FRANCA_L1_MEM:-3072}" \
-  -nodefaults -no-user-config -display none -vga none \
+  -nodefaults -no-user-config -display none -vga none -no-reboot \
   -monitor "unix:$out/monitor.sock,server=on,wait=off" \
   -serial "file:$out/l1-console.log" -serial stdio -d cpu_reset,guest_errors -D "$out/qemu.log" \
   -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "console=ttyS0 panic=-1" \
@@ -209,16 +206,6 @@ if [[ -e $out/stalled ]]; then
   echo "run-on-kvm: L1 stopped making progress and was killed ($logs)" >&2
   exit 124
 fi
-# l1_fault_state LOG NCPUS: the first NCPUS "CPU Reset" dumps after the first
-# "Triple fault" line of QEMU's -d cpu_reset log (each dump is the state just
-# before that CPU was reset). Only the first: SeaBIOS itself reboots a warm
-# machine by a triple fault, so a reset can log more of them afterwards.
-l1_fault_state() {
-  awk -v n="$2" '/^Triple fault/ && !done { done = 1; armed = 1; next }
-    armed && /^CPU Reset/ { if (++seen > n) armed = 0 }
-    armed && seen { keep = keep $0 "\n" }
-    END { printf "%s", keep }' "$1"
-}
 # show_tail FILE LINES LABEL: the end of a log, labelled, on stderr.
 show_tail() {
   [[ -s $1 ]] || { echo "  [$3] (empty)" >&2; return; }
@@ -236,16 +223,9 @@ if [[ ! -s $out/rc ]]; then
   fi
   echo "run-on-kvm: L1 did not report an exit status after ${wall}s: $why" >&2
   show_tail "$out/l1-console.log" 25 "L1 console"
-  # CPU reset dumps without their FPU/vector registers. After a triple fault
-  # (QEMU logs "Triple fault"), the dumps of the reset that followed are every
-  # CPU's state where L1 died; otherwise the last lines say what there is.
+  # (a CPU reset's dump without its FPU/vector registers: the last one is where L1 died)
   grep -vE '^(FCW|FPR|XMM|YMM|ZMM|Opmask)' "$out/qemu.log" >"$out/qemu-short.log" 2>/dev/null
-  if grep -q '^Triple fault' "$out/qemu-short.log" 2>/dev/null; then
-    echo "run-on-kvm: QEMU logged a triple fault in L1; its CPUs' state at the reset that followed:" >&2
-    l1_fault_state "$out/qemu-short.log" "${FRANCA_L1_CPUS:-2}" | sed 's/^/  [qemu -d] /' >&2
-  else
-    show_tail "$out/qemu-short.log" 12 "qemu -d"
-  fi
+  show_tail "$out/qemu-short.log" 12 "qemu -d"
   echo "run-on-kvm: $logs" >&2
   exit 125
 fi
