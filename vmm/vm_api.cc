@@ -89,26 +89,17 @@ class VmApi final : public api::ApiTarget {
   }
 
   Result<json> counters(const std::optional<std::string>& id) override {
+    auto wanted = selected(id);
+    if (!wanted) return std::unexpected(wanted.error());
     json devices = json::object();
-    if (id) {
-      auto index = find(*id);
-      if (!index) return std::unexpected(index.error());
-      devices[*id] = counters_of(*vm_.devices[*index]);
-    } else {
-      for (const auto& device : vm_.devices) devices[device->id()] = counters_of(*device);
-    }
+    for (const auto& device : *wanted) devices[device->id()] = counters_of(*device);
     return json{{"devices", std::move(devices)}};
   }
 
   Result<json> queues(const std::optional<std::string>& id) override {
-    std::vector<std::shared_ptr<virtio::VirtioDevice>> wanted;
-    if (id) {
-      auto index = find(*id);
-      if (!index) return std::unexpected(index.error());
-      wanted.push_back(vm_.devices[*index]);
-    } else {
-      wanted = vm_.devices;
-    }
+    auto found = selected(id);
+    if (!found) return std::unexpected(found.error());
+    const std::vector<std::shared_ptr<virtio::VirtioDevice>> wanted = std::move(*found);
     // The rings are the loop's: read there. A loop that does not answer is
     // itself the diagnosis (the closure owns what it touches, so it may run late).
     auto lines = std::make_shared<std::vector<std::vector<std::string>>>(wanted.size());
@@ -210,6 +201,14 @@ class VmApi final : public api::ApiTarget {
       if (vm_.devices[i]->id() == id) return i;
     }
     return usage_error(fmt::format("no device \"{}\"", id));
+  }
+
+  // Device `id`, or every device when there is no id.
+  Result<std::vector<std::shared_ptr<virtio::VirtioDevice>>> selected(const std::optional<std::string>& id) const {
+    if (!id) return vm_.devices;
+    auto index = find(*id);
+    if (!index) return std::unexpected(index.error());
+    return std::vector<std::shared_ptr<virtio::VirtioDevice>>{vm_.devices[*index]};
   }
 
   Result<virtio::NetControl*> find_net(const std::string& id) const {

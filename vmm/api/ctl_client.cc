@@ -84,7 +84,7 @@ Result<json> build_request(const std::vector<std::string>& words) {
     return json{{"cmd", cmd}};
   }
   if (cmd == "counters" || cmd == "queues") {
-    if (auto r = arity(0, 1, cmd == "queues" ? "queues [ID]" : "counters [ID]"); !r) return std::unexpected(r.error());
+    if (auto r = arity(0, 1, (cmd + " [ID]").c_str()); !r) return std::unexpected(r.error());
     return nargs ? json{{"cmd", cmd}, {"id", words[1]}} : json{{"cmd", cmd}};
   }
   if (cmd == "balloon") {

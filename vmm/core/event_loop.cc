@@ -65,26 +65,7 @@ void EventLoop::wake() {
   [[maybe_unused]] ssize_t n = write(wake_.get(), &one, sizeof(one));
 }
 
-void EventLoop::invoke(const std::function<void()>& fn) {
-  std::promise<void> done;
-  auto future = done.get_future();
-  {
-    std::unique_lock lock(mutex_);
-    if (!running_ || std::this_thread::get_id() == thread_) {
-      lock.unlock();
-      fn();
-      return;
-    }
-    posted_.push_back([&fn, &done] {
-      fn();
-      done.set_value();
-    });
-  }
-  wake();
-  future.wait();
-}
-
-bool EventLoop::invoke_for(std::function<void()> fn, std::chrono::milliseconds wait) {
+std::optional<std::future<void>> EventLoop::run_or_post(std::function<void()> fn) {
   auto done = std::make_shared<std::promise<void>>();
   auto future = done->get_future();
   {
@@ -92,7 +73,7 @@ bool EventLoop::invoke_for(std::function<void()> fn, std::chrono::milliseconds w
     if (!running_ || std::this_thread::get_id() == thread_) {
       lock.unlock();
       fn();
-      return true;
+      return std::nullopt;
     }
     posted_.push_back([fn = std::move(fn), done] {
       fn();
@@ -100,7 +81,16 @@ bool EventLoop::invoke_for(std::function<void()> fn, std::chrono::milliseconds w
     });
   }
   wake();
-  return future.wait_for(wait) == std::future_status::ready;
+  return future;
+}
+
+void EventLoop::invoke(const std::function<void()>& fn) {
+  if (auto posted = run_or_post(fn)) posted->wait();
+}
+
+bool EventLoop::invoke_for(std::function<void()> fn, std::chrono::milliseconds wait) {
+  auto posted = run_or_post(std::move(fn));
+  return !posted || posted->wait_for(wait) == std::future_status::ready;
 }
 
 void EventLoop::stop() {

@@ -6,9 +6,11 @@
 
 #include <chrono>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -64,6 +66,9 @@ class EventLoop {
   EventLoop(Fd epoll, Fd wake) : epoll_(std::move(epoll)), wake_(std::move(wake)) {}
   void drain_posted();
   void wake();
+  // invoke's first half: runs `fn` inline (nullopt) when invoke would, else
+  // posts it and returns the future its completion sets.
+  std::optional<std::future<void>> run_or_post(std::function<void()> fn);
   void dispatch();
   void remove(int fd);
 

@@ -167,7 +167,7 @@ bool PackedRing::enable_notifications() {
   // and reading our event flags (Linux virtqueue_kick_prepare_packed:
   // virtio_mb): either it sees kicks enabled or we see its new buffers here.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  return is_available(head_flags(), avail_wrap_);
+  return has_available();
 }
 
 bool PackedRing::has_available() const { return is_available(head_flags(), avail_wrap_); }

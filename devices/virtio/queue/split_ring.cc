@@ -138,7 +138,7 @@ bool SplitRing::enable_notifications() {
   // avail_event / used.flags (Linux virtqueue_kick_prepare_split: virtio_mb):
   // either it sees kicks enabled or we see its new buffers here.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  return shared_u16(avail_ + offsetof(vring_avail, idx)).load(std::memory_order_acquire) != next_avail_;
+  return has_available();
 }
 
 bool SplitRing::has_available() const {
