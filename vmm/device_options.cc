@@ -3,6 +3,9 @@
 
 #include <charconv>
 #include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
 
 #include <fmt/format.h>
 

@@ -7,8 +7,8 @@
 #include <string_view>
 
 #include "devices/virtio/balloon/balloon_config.h"
-#include "devices/virtio/block/block.h"
-#include "devices/virtio/console/console.h"
+#include "devices/virtio/block/block_config.h"
+#include "devices/virtio/console/console_config.h"
 #include "devices/virtio/net/net_config.h"
 #include "vmm/core/error.h"
 

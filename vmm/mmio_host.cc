@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "arch/x86_64/layout.h"
-#include "devices/virtio/mmio/mmio_transport.h"
+#include "devices/virtio/transport/mmio/mmio_transport.h"
 
 namespace franca {
 namespace {

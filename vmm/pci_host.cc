@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "arch/x86_64/layout.h"
-#include "devices/virtio/pci/pci_transport.h"
+#include "devices/virtio/transport/pci/pci_transport.h"
 #include "vmm/core/log.h"
 
 namespace franca {

@@ -19,7 +19,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "devices/virtio/pci/pci_transport.h"
+#include "devices/virtio/transport/pci/pci_transport.h"
 #include "tests/fuzz/fuzz_device.h"
 #include "tests/support/fake_irq.h"
 #include "tests/unit/devices/pci/pci_fakes.h"

@@ -17,7 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "devices/virtio/mmio/mmio_transport.h"
+#include "devices/virtio/transport/mmio/mmio_transport.h"
 #include "tests/fuzz/fuzz_device.h"
 #include "tests/support/fake_irq.h"
 

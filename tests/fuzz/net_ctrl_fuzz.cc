@@ -15,7 +15,7 @@
 #include <span>
 #include <tuple>
 
-#include "devices/virtio/net/ctrl.h"
+#include "devices/virtio/net/ctrl_command.h"
 #include "devices/virtio/net/virtio_net_uapi.h"
 #include "devices/virtio/net/vnet_hdr.h"
 

@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "devices/pci/root.h"
-#include "devices/virtio/pci/pci_transport.h"
+#include "devices/virtio/transport/pci/pci_transport.h"
 #include "tests/support/fake_device.h"
 #include "tests/support/fake_irq.h"
 #include "tests/support/loop_thread.h"

@@ -26,21 +26,12 @@
 #include <string>
 
 #include "devices/virtio/console/backend.h"
+#include "devices/virtio/console/console_config.h"
 #include "devices/virtio/device.h"
 #include "devices/virtio/device_session.h"
 #include "vmm/core/host_input.h"
 
 namespace franca::virtio {
-
-struct ConsoleConfig {
-  enum class Mode { kStdio, kPty, kFile, kSocket, kNone };
-  Mode mode = Mode::kStdio;
-  std::string path;           // kFile, kSocket
-  uint64_t feature_mask = 0;  // bits hidden by features=
-};
-
-// "size", "emerg_write" (multiport is never offered).
-std::span<const FeatureName> console_feature_names();
 
 class Console final : public VirtioDevice, public HostInputSink {
  public:

@@ -1,5 +1,5 @@
 // virtio-net device (virtio 1.x §5.1): features, config space, activation and
-// the queue pairs' data paths. The control queue and NetControl live in net_ctrl.cc.
+// the queue pairs' data paths. The control queue and NetControl live in net_control.cc.
 #include "devices/virtio/net/net.h"
 
 #include <linux/virtio_config.h>

@@ -3,7 +3,7 @@
 // queue (NetControl::set_backend), since both work on the same ring state.
 //
 // Implements: receive/transmit queue pairs (MQ with queues=N, VQ_PAIRS_SET),
-//   the control queue (see ctrl.h), config space (mac, status with LINK_UP /
+//   the control queue (see ctrl_command.h), config space (mac, status with LINK_UP /
 //   ANNOUNCE, max_virtqueue_pairs, mtu), link up/down with a config interrupt,
 //   TAP offloads from the GUEST_* features accepted (and CTRL_GUEST_OFFLOADS),
 //   split rings, and packed rings with packed=on (in-process only), EVENT_IDX,
@@ -29,7 +29,7 @@
 
 #include "devices/virtio/device.h"
 #include "devices/virtio/device_session.h"
-#include "devices/virtio/net/ctrl.h"
+#include "devices/virtio/net/ctrl_command.h"
 #include "devices/virtio/net/net_config.h"
 #include "devices/virtio/net/net_control.h"
 #include "devices/virtio/net/pair_path.h"

@@ -1,6 +1,6 @@
 // <linux/virtio_net.h> for C++: its virtio_net_ctrl_hdr has a member named
 // `class`, a C++ keyword, so the header is included through here with that
-// one name renamed (the struct is not used; ctrl.cc reads the two bytes).
+// one name renamed (the struct is not used; ctrl_command.cc reads the two bytes).
 #pragma once
 
 #include <linux/if_ether.h>

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <optional>
 
-#include "devices/virtio/pci/pci_transport.h"
+#include "devices/virtio/transport/pci/pci_transport.h"
 #include "vmm/core/log.h"
 
 namespace franca::virtio {

@@ -1,7 +1,7 @@
 // The transport core both transports share: the queue-register policy (setup
 // window, 64-bit address halves, size / ready / enable) and NEEDS_RESET and the
 // config generation raised from the loop thread, also after the core is gone.
-#include "devices/virtio/transport_core.h"
+#include "devices/virtio/transport/transport_core.h"
 
 #include <gtest/gtest.h>
 #include <linux/virtio_config.h>

@@ -15,8 +15,8 @@
 #include "devices/pci/config_space.h"
 #include "devices/pci/msix.h"
 #include "devices/pci/pci_function.h"
-#include "devices/virtio/pci/pci_interrupt.h"
-#include "devices/virtio/transport_core.h"
+#include "devices/virtio/transport/pci/pci_interrupt.h"
+#include "devices/virtio/transport/transport_core.h"
 #include "vmm/core/bus.h"
 
 namespace franca::virtio {

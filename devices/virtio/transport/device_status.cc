@@ -1,5 +1,5 @@
 // Status transitions and feature acceptance checks.
-#include "devices/virtio/device_status.h"
+#include "devices/virtio/transport/device_status.h"
 
 #include <linux/virtio_config.h>
 

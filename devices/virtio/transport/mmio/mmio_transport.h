@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "devices/virtio/device.h"
-#include "devices/virtio/transport_core.h"
+#include "devices/virtio/transport/transport_core.h"
 #include "vmm/core/bus.h"
 #include "vmm/core/event_loop.h"
 #include "vmm/core/fd.h"

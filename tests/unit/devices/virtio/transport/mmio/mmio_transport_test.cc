@@ -1,7 +1,7 @@
 // virtio-mmio v2 transport: the register-level probe sequence of Linux's
 // virtio_mmio driver, feature negotiation, queue setup window, interrupts,
 // NEEDS_RESET on a bad ring, and reset.
-#include "devices/virtio/mmio/mmio_transport.h"
+#include "devices/virtio/transport/mmio/mmio_transport.h"
 
 #include <gtest/gtest.h>
 #include <linux/virtio_config.h>

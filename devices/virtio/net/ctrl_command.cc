@@ -1,5 +1,5 @@
 // virtio-net control virtqueue commands (virtio 1.x §5.1.6.5).
-#include "devices/virtio/net/ctrl.h"
+#include "devices/virtio/net/ctrl_command.h"
 
 #include "devices/virtio/net/virtio_net_uapi.h"
 

@@ -1,5 +1,5 @@
 // virtio-mmio v2 register decode (virtio 1.x §4.2.2 "MMIO Device Register Layout").
-#include "devices/virtio/mmio/mmio_transport.h"
+#include "devices/virtio/transport/mmio/mmio_transport.h"
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>

@@ -1,6 +1,6 @@
 // virtio-pci modern: PCI identity, capabilities, BAR mapping and region decode
 // (virtio 1.x §4.1.2 discovery, §4.1.4 capabilities, §4.1.5.3-4 interrupts).
-#include "devices/virtio/pci/pci_transport.h"
+#include "devices/virtio/transport/pci/pci_transport.h"
 
 #include <linux/pci_regs.h>
 #include <linux/virtio_config.h>

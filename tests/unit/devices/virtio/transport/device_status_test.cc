@@ -1,5 +1,5 @@
 // The shared status / feature negotiation state machine, as Linux drives it.
-#include "devices/virtio/device_status.h"
+#include "devices/virtio/transport/device_status.h"
 
 #include <gtest/gtest.h>
 #include <linux/virtio_config.h>

@@ -1,7 +1,7 @@
 // The control-queue command parser (virtio 1.x §5.1.6.5): every handled
 // command applies with its feature, and is refused (state untouched) without
 // it, without CTRL_VQ, truncated, or with trailing bytes.
-#include "devices/virtio/net/ctrl.h"
+#include "devices/virtio/net/ctrl_command.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The transport-independent half of a virtio transport (virtio 1.x §2.1, §2.2, §3.1).
-#include "devices/virtio/transport_core.h"
+#include "devices/virtio/transport/transport_core.h"
 
 #include <linux/virtio_config.h>
 #include <sys/eventfd.h>

@@ -1,7 +1,7 @@
 // virtio-pci modern transport: Linux's virtio_pci_modern probe replayed over
 // config space and BAR4 (find caps, reset, features, MSI-X vectors, queue setup,
 // DRIVER_OK, kick, interrupt), INTx + ISR without MSI-X, BAR moves, reset.
-#include "devices/virtio/pci/pci_transport.h"
+#include "devices/virtio/transport/pci/pci_transport.h"
 
 #include <gtest/gtest.h>
 #include <linux/pci_regs.h>

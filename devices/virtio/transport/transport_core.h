@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "devices/virtio/device.h"
-#include "devices/virtio/device_status.h"
 #include "devices/virtio/queue/queue_config.h"
+#include "devices/virtio/transport/device_status.h"
 #include "vmm/core/event_loop.h"
 #include "vmm/core/fd.h"
 #include "vmm/core/guest_memory.h"
