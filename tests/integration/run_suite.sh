@@ -8,9 +8,10 @@ shift
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$results"
 export FRANCA_RESULTS=$results
+cases_dir=${FRANCA_SUITE_CASES:-$here/cases}  # (a test's own cases: see suite.sh)
 cases=("$@")
 if [[ ${#cases[@]} -eq 0 ]]; then
-  for f in "$here"/cases/*.sh; do cases+=("$(basename "$f" .sh)"); done
+  for f in "$cases_dir"/*.sh; do cases+=("$(basename "$f" .sh)"); done
 fi
 for c in "${cases[@]}"; do rm -f "$results/$c.rc" "$results/$c.log" "$results/$c.attempt1.log"; done
 failed=0 retried=()
@@ -38,7 +39,7 @@ run_case() {  # run_case CASE: one attempt; sets rc, writes <case>.log
   work=$(mktemp -d "${TMPDIR:-/tmp}/franca-$c.XXXXXX")
   evidence_at $((case_timeout - 30)) "$results/$c.evidence" &
   watcher=$!
-  ( cd "$work" && FRANCA_WORK=$work timeout "$case_timeout" bash "$here/cases/$c.sh" ) >"$results/$c.log" 2>&1
+  ( cd "$work" && FRANCA_WORK=$work timeout "$case_timeout" bash "$cases_dir/$c.sh" ) >"$results/$c.log" 2>&1
   rc=$?
   kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
   if [[ -s $results/$c.evidence ]]; then
