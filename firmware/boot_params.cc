@@ -51,8 +51,7 @@ uint64_t kernel_end(const BzImage& image) {
   return std::max(kKernelLoadAddr + image.payload_size(), sat_add(run, image.init_size));
 }
 
-Result<uint64_t> load_kernel(const GuestMemory& mem, const BzImage& image) {
-  const uint64_t end = kernel_end(image);
+Result<void> check_fits(const GuestMemory& mem, uint64_t end) {
   const uint64_t low_end = low_ram_end(mem);
   if (end > low_end) {
     return usage_error(
@@ -60,6 +59,12 @@ Result<uint64_t> load_kernel(const GuestMemory& mem, const BzImage& image) {
                     "the guest has {} MiB",
                     mib_ceil(end), end, low_end >> 20));
   }
+  return {};
+}
+
+Result<uint64_t> load_kernel(const GuestMemory& mem, const BzImage& image) {
+  const uint64_t end = kernel_end(image);
+  if (auto r = check_fits(mem, end); !r) return std::unexpected(r.error());
   auto dest = mem.slice(kKernelLoadAddr, image.payload_size());
   if (!dest) return host_error("cannot write the kernel to guest RAM");
   if (auto r = image.read_payload(*dest); !r) return std::unexpected(r.error());
@@ -168,9 +173,17 @@ Result<BootInfo> load_linux(const GuestMemory& mem, const BzImage& image, std::s
   return load_linux(mem, image, InitrdSource::from(initrd), cmdline, rsdp_addr);
 }
 
+// The decompressed kernel: its segments, and it ends at _end (init_size is the
+// decompressor's need, which it no longer has).
+Result<uint64_t> load_direct(const GuestMemory& mem, const DirectKernel& direct) {
+  if (auto r = check_fits(mem, direct.elf.end); !r) return std::unexpected(r.error());
+  if (auto r = load_vmlinux(mem, direct.elf, direct.file); !r) return std::unexpected(r.error());
+  return direct.elf.end;
+}
+
 Result<BootInfo> load_linux(const GuestMemory& mem, const BzImage& image, const InitrdSource& initrd,
-                            const std::string& cmdline, uint64_t rsdp_addr) {
-  auto kernel_end = load_kernel(mem, image);
+                            const std::string& cmdline, uint64_t rsdp_addr, const DirectKernel* direct) {
+  auto kernel_end = direct ? load_direct(mem, *direct) : load_kernel(mem, image);
   if (!kernel_end) return std::unexpected(kernel_end.error());
   if (auto ok = write_cmdline(mem, image, cmdline); !ok) return std::unexpected(ok.error());
   auto initrd_addr = load_initrd(mem, image, initrd, *kernel_end);
@@ -179,7 +192,7 @@ Result<BootInfo> load_linux(const GuestMemory& mem, const BzImage& image, const 
   boot_params params;
   fill_zero_page(params, image, {*initrd_addr, initrd.size, rsdp_addr, mem.total_size()});
   if (!mem.write_obj(kZeroPageAddr, params)) return host_error("cannot write the zero page to guest RAM");
-  return BootInfo{kKernelLoadAddr + kEntryOffset, kZeroPageAddr};
+  return BootInfo{direct ? direct->elf.entry : kKernelLoadAddr + kEntryOffset, kZeroPageAddr};
 }
 
 }  // namespace franca::firmware

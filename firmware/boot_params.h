@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "firmware/bzimage.h"
+#include "firmware/vmlinux.h"
 #include "vmm/core/error.h"
 #include "vmm/core/guest_memory.h"
 
@@ -46,11 +47,20 @@ struct InitrdSource {
   static InitrdSource from(std::span<const uint8_t> bytes);  // non-owning
 };
 
-// Loads the protected-mode kernel at kKernelLoadAddr, the command line at kCmdlineAddr,
-// the initrd (may be empty) as high as the kernel allows below 4 GiB, and the zero page
-// at kZeroPageAddr. rsdp_addr 0 means no ACPI. Inputs that do not fit are usage errors.
+// The kernel of a bzImage decompressed on the host (vmlinux.h), read by `file`.
+struct DirectKernel {
+  const Vmlinux& elf;
+  const FileReader& file;
+};
+
+// Loads the protected-mode kernel at kKernelLoadAddr (entered at +0x200) — or, with
+// `direct`, the decompressed kernel's segments at their physical addresses (entered
+// at its ELF entry) —, the command line at kCmdlineAddr, the initrd (may be empty) as
+// high as the kernel allows below 4 GiB, and the zero page (the bzImage's setup
+// header) at kZeroPageAddr. rsdp_addr 0 means no ACPI. Inputs that do not fit are
+// usage errors.
 Result<BootInfo> load_linux(const GuestMemory& mem, const BzImage& image, const InitrdSource& initrd,
-                            const std::string& cmdline, uint64_t rsdp_addr);
+                            const std::string& cmdline, uint64_t rsdp_addr, const DirectKernel* direct = nullptr);
 Result<BootInfo> load_linux(const GuestMemory& mem, const BzImage& image, std::span<const uint8_t> initrd,
                             const std::string& cmdline, uint64_t rsdp_addr);
 

@@ -7,6 +7,7 @@ packages=(
   libboost-program-options-dev libspdlog-dev libfmt-dev libgtest-dev linux-libc-dev
   qemu-system-x86 busybox-static cpio kmod zstd xz-utils e2fsprogs acpica-tools
   liburing-dev clang libclang-rt-14-dev fio util-linux nlohmann-json3-dev iperf3
+  liblzma-dev zlib1g-dev libzstd-dev
 )
 missing=()
 for p in "${packages[@]}"; do

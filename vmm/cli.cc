@@ -18,8 +18,9 @@ constexpr const char* kUsage = R"(franca - a small KVM virtual machine monitor f
 
 USAGE
   franca --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--memory SIZE]
-         [--serial stdio|file:PATH|none] [--disk path=IMG,...]... [--console MODE,...]
-         [--net tap=NAME,...]... [--balloon OPTS]
+         [--kernel-cache DIR|off] [--serial stdio|file:PATH|none]
+         [--disk path=IMG,...]... [--console MODE,...] [--net tap=NAME,...]...
+         [--balloon OPTS]
          [--timeout SECONDS] [--log-level LEVEL] [--api-socket PATH]
   franca ctl PATH COMMAND [ARGS]
 
@@ -28,6 +29,15 @@ DESCRIPTION
   8250 UART on COM1 (ttyS0), ACPI tables (MADT for SMP, HW-reduced power-off),
   and the guest's console wired to this terminal by default.
   With stdio serial on a terminal, type Ctrl-A x to quit.
+
+  The kernel inside the bzImage (xz, gzip or zstd) is decompressed on the host
+  and loaded where it runs, so the guest skips its own decompressor; the
+  result is kept in a cache keyed by the kernel's hash (--kernel-cache,
+  default $XDG_CACHE_HOME/franca/kernels or ~/.cache/franca/kernels), so
+  later boots of the same image only copy it. The guest kernel then runs at
+  its link address without KASLR (as with nokaslr). --kernel-cache off boots
+  through the bzImage's decompressor, with KASLR, as QEMU does. An unwritable
+  cache directory only costs the cache.
 
   Virtio devices take one option grammar, key=value items separated by commas
   (like cloud-hypervisor); every device accepts transport=pci|mmio and
@@ -142,6 +152,8 @@ po::options_description make_options() {
   po::options_description opts("OPTIONS");
   opts.add_options()("kernel", po::value<std::string>()->value_name("PATH"), "Linux bzImage to boot (required)")(
       "initrd", po::value<std::string>()->value_name("PATH"), "initial ramdisk (cpio, optionally compressed)")(
+      "kernel-cache", po::value<std::string>()->value_name("DIR|off"),
+      "where decompressed kernels are kept, or off: the guest decompresses [~/.cache/franca/kernels]")(
       "cmdline", po::value<std::string>()->value_name("STR"), "kernel command line [console=ttyS0 panic=1]")(
       "cpus", po::value<std::string>()->value_name("N"), "number of vCPUs, 1 to the host's KVM limit [1]")(
       "memory", po::value<std::string>()->value_name("SIZE"), "guest RAM: 512M, 2G, ... (bare number = MiB) [512M]")(
@@ -242,6 +254,15 @@ Result<VmConfig> to_config(const po::variables_map& vm) {
   if (!vm.count("kernel")) return usage_error("--kernel PATH is required (see franca --help)");
   config.kernel = vm["kernel"].as<std::string>();
   if (vm.count("initrd")) config.initrd = vm["initrd"].as<std::string>();
+  if (vm.count("kernel-cache")) {
+    const auto& value = vm["kernel-cache"].as<std::string>();
+    if (value.empty()) return usage_error("--kernel-cache: give a directory, or off");
+    if (value == "off") {
+      config.kernel_cache.enabled = false;
+    } else {
+      config.kernel_cache.dir = value;
+    }
+  }
   if (vm.count("cmdline")) config.cmdline = vm["cmdline"].as<std::string>();
   if (vm.count("cpus")) {
     auto cpus = parse_cpus(vm["cpus"].as<std::string>());

@@ -21,8 +21,15 @@ struct SerialConfig {
   std::string path;  // for kFile
 };
 
+// --kernel-cache DIR|off (vmm/kernel_cache.h).
+struct KernelCacheOption {
+  bool enabled = true;  // false: off, the guest decompresses its kernel itself
+  std::string dir;      // empty: the default directory
+};
+
 struct VmConfig {
   std::string kernel;
+  KernelCacheOption kernel_cache;
   std::string initrd;  // empty: none
   std::string cmdline = "console=ttyS0 panic=1";
   unsigned cpus = 1;

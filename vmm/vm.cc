@@ -25,6 +25,7 @@
 #include "vmm/core/thread.h"
 #include "vmm/host_events.h"
 #include "vmm/host_memory.h"
+#include "vmm/kernel_cache.h"
 #include "vmm/mmio_host.h"
 #include "vmm/pci_host.h"
 #include "vmm/virtio_devices.h"
@@ -70,6 +71,8 @@ Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config) {
   // Inputs first: a bad kernel or size is the user's error whatever the host has.
   auto image = firmware::load_bzimage_file(config.kernel);
   if (!image) return std::unexpected(image.error());
+  auto direct = decompressed_kernel(*image, config.kernel_cache);
+  if (!direct) return std::unexpected(direct.error());
   firmware::InitrdSource initrd;
   if (!config.initrd.empty()) {
     auto bytes = open_initrd(config.initrd);
@@ -96,7 +99,7 @@ Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config) {
   for (auto step : {&Vm::setup_memory, &Vm::setup_devices}) {
     if (auto r = (vm.get()->*step)(); !r) return std::unexpected(r.error());
   }
-  if (auto r = vm->load_kernel(*image, initrd); !r) return std::unexpected(r.error());
+  if (auto r = vm->load_kernel(*image, *direct, initrd); !r) return std::unexpected(r.error());
   if (auto r = vm->setup_vcpus(*kvm); !r) return std::unexpected(r.error());
   return vm;
 }
@@ -121,15 +124,22 @@ Result<void> Vm::setup_memory() {
   return {};
 }
 
-Result<void> Vm::load_kernel(const firmware::BzImage& image, const firmware::InitrdSource& initrd) {
+Result<void> Vm::load_kernel(const firmware::BzImage& image, const std::optional<DecompressedKernel>& direct,
+                             const firmware::InitrdSource& initrd) {
   firmware::AcpiConfig acpi;
   acpi.cpus = config_.cpus;
   acpi.mmio_devices = mmio_->acpi();
   acpi.pci = pci_->acpi();
   auto rsdp = firmware::write_acpi_tables(memory_, acpi);
   if (!rsdp) return std::unexpected(rsdp.error());
-  auto boot = firmware::load_linux(memory_, image, initrd, config_.cmdline, *rsdp);
+  std::optional<firmware::DirectKernel> loaded;
+  if (direct) loaded.emplace(firmware::DirectKernel{direct->elf, direct->file});
+  auto boot = firmware::load_linux(memory_, image, initrd, config_.cmdline, *rsdp, loaded ? &*loaded : nullptr);
   if (!boot) return std::unexpected(boot.error());
+  if (direct) {
+    spdlog::info("kernel: {}; loaded at {:#x}-{:#x}, entered at {:#x} (the guest skips its decompressor)",
+                 direct->origin, direct->elf.lowest, direct->elf.end, direct->elf.entry);
+  }
   boot_entry_ = boot->entry;
   boot_zero_page_ = boot->zero_page;
   if (auto r = x86::write_boot_tables(memory_); !r) return r;

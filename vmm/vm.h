@@ -24,6 +24,7 @@
 #include "vmm/core/host_input.h"
 #include "vmm/core/kvm.h"
 #include "vmm/core/stop.h"
+#include "vmm/kernel_cache.h"
 #include "vmm/vcpu.h"
 #include "vmm/vcpu_control.h"
 #include "vmm/virtio_devices.h"
@@ -57,7 +58,8 @@ class Vm {
  private:
   Vm(const VmConfig& config, KvmVm kvm_vm);
   Result<void> setup_memory();
-  Result<void> load_kernel(const firmware::BzImage& image, const firmware::InitrdSource& initrd);
+  Result<void> load_kernel(const firmware::BzImage& image, const std::optional<DecompressedKernel>& direct,
+                           const firmware::InitrdSource& initrd);
   Result<void> setup_serial_output();
   Result<void> setup_devices();
   Result<void> setup_virtio_devices();

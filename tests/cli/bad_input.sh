@@ -6,6 +6,7 @@ set -uo pipefail
 franca=$1 kernel=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+export XDG_CACHE_HOME=$work/xdg  # franca's kernel cache (--kernel-cache), not the user's
 head -c 600 "$kernel" >"$work/truncated"
 yes 'not a kernel at all' | head -c 8192 >"$work/text"
 python_free_old_protocol() {  # a bzImage header claiming boot protocol 2.06
@@ -62,6 +63,14 @@ expect 2 "--balloon size=9999: more than the guest's --memory of 512 MiB" --kern
 expect 2 "--balloon: unknown key 'hint'" --kernel "$kernel" --balloon hint=on
 expect 2 "--balloon stats_period=x" --kernel "$kernel" --balloon stats_period=x
 expect 2 "fd=999: not an open file descriptor" --kernel "$kernel" --net fd=999
+# A kernel whose compressed payload is damaged 1 MiB in (setup_sects at 0x1f1,
+# payload_offset at 0x248): one line from the host-side decompressor.
+setup_sects=$(od -An -tu1 -j $((0x1f1)) -N1 "$kernel") payload=$(od -An -tu4 -j $((0x248)) -N4 "$kernel")
+cp "$kernel" "$work/damaged"
+dd if=/dev/zero of="$work/damaged" bs=4096 count=1 seek=$(( ((setup_sects + 1) * 512 + payload + (1 << 20)) / 4096 )) \
+  conv=notrunc 2>/dev/null
+expect 2 "--kernel: corrupt XZ data" --kernel "$work/damaged" --kernel-cache "$work/kcache"
+expect 2 "--kernel-cache: give a directory, or off" --kernel "$kernel" --kernel-cache ""
 # backend=vhost where /dev/vhost-net is missing (root: tap= may create a TAP, so
 # in a network namespace of its own).
 if [[ ! -e /dev/vhost-net && -c /dev/kvm && $(id -u) == 0 ]] && unshare --net true 2>/dev/null; then

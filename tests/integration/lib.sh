@@ -4,6 +4,9 @@
 set -euo pipefail
 : "${FRANCA_BIN:?}" "${FRANCA_CACHE:?}" "${FRANCA_REPO:?}" "${FRANCA_WORK:=$PWD}"
 KERNEL=$FRANCA_CACHE/kernel/vmlinuz
+# franca's decompressed-kernel cache (--kernel-cache) in the build's cache, not
+# the user's home: the first case decompresses the kernel, the rest load it.
+export XDG_CACHE_HOME=$FRANCA_CACHE/xdg
 
 log() { printf '[%(%T)T] %s\n' -1 "$*"; }  # no fork: cheap under nested KVM
 fail() { echo "FAIL: $*" >&2; exit 1; }

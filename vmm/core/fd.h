@@ -59,4 +59,15 @@ inline bool pread_all(int fd, std::span<uint8_t> dest, uint64_t offset) {
   return true;
 }
 
+inline bool pwrite_all(int fd, std::span<const uint8_t> src, uint64_t offset) {
+  size_t done = 0;
+  while (done < src.size()) {
+    const ssize_t n = ::pwrite(fd, src.data() + done, src.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 }  // namespace franca
