@@ -50,6 +50,9 @@ ip link set lo up
 hostname franca-l1
 [ -c /dev/kvm ] || say "[L1] warning: no /dev/kvm (kvm_amd did not load?)"
 say "[L1] up after $(cut -d' ' -f1 /proc/uptime)s of L1 uptime"
+# Heartbeat for the harness's watchdog: L1's uptime in the out share every 10 s.
+# When it stops, L1's own user space no longer runs (wedged or dying).
+(while :; do cut -d' ' -f1 /proc/uptime >/out/heartbeat; sleep 10; done) </dev/null >/dev/null 2>&1 &
 chroot /host /bin/bash "$OUTDIR/cmd.sh" </dev/null >/dev/ttyS1 2>&1
 echo $? >/out/rc
 sync

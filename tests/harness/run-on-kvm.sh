@@ -36,8 +36,11 @@
 #
 # Which hosts go nested: tests/harness/kvm-host.sh (shared with scripts/quickstart.sh).
 # Env: FRANCA_L1_MEM (MiB, 3072), FRANCA_L1_CPUS (2), FRANCA_L1_TIMEOUT (s, 3600),
-#      FRANCA_CACHE (kernel from scripts/fetch-kernel.sh; <repo>/build/cache).
-# Exit: CMD's status; 125 if L1 failed to report one (crash, timeout).
+#      FRANCA_CACHE (kernel from scripts/fetch-kernel.sh; <repo>/build/cache),
+#      FRANCA_L1_HEARTBEAT_SECS (240), FRANCA_L1_STALL_DIR, FRANCA_L1_STALL_SECS
+#      (720): the watchdog below.
+# Exit: CMD's status; 124 if the watchdog stopped a stuck L1; 125 if L1 failed
+# to report one (crash, timeout).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 usage() { sed -n '3,13p' "$0" >&2; exit 2; }
@@ -138,9 +141,13 @@ if [[ -n $scratch ]]; then
   qargs+=(-drive "file=${img//,/,,},if=virtio,format=raw,cache=unsafe")
 fi
 
-# Stall watchdog (FRANCA_L1_STALL_DIR): when nothing under that directory has
-# changed for FRANCA_L1_STALL_SECS (720), L1 is wedged (its own per-command
-# timeouts would have fired): stop QEMU and exit 124 instead of waiting an hour.
+# Watchdog, two rules; either one stops QEMU and makes the harness exit 124
+# instead of waiting for FRANCA_L1_TIMEOUT:
+# - heartbeat: l1-init.sh writes L1's uptime to $out/heartbeat every 10 s; once
+#   one has come, none for FRANCA_L1_HEARTBEAT_SECS (240) means L1's user space
+#   no longer runs (seen under QEMU TCG: L1 busy, nothing progressing);
+# - progress (FRANCA_L1_STALL_DIR): nothing under that directory changed for
+#   FRANCA_L1_STALL_SECS (720): L1 lives but CMD is stuck past its own timeouts.
 # l1_post_mortem: where a stuck L1 is, from QEMU's monitor: both vCPUs' registers
 # twice (moving: L1 runs but makes no progress; still: it is wedged), then the
 # kernel's blocked-task and all-task dumps (sysrq w, t) into l1-console.log.
@@ -149,29 +156,31 @@ l1_post_mortem() {
   python3 "$repo/tests/harness/qemu-monitor.py" "$out/monitor.sock" "info status" "info cpus" "info registers -a" \
     "sleep 5" "info cpus" "info registers -a" "sendkey alt-sysrq-w" "sleep 5" "sendkey alt-sysrq-t" "sleep 15"
 }
-stall_watch() {
-  local dir=$1 limit=$2 newest now
+mtime() { stat -c %Y "$1" 2>/dev/null || echo 0; }
+watchdog() {
+  local dir=$1 limit=$2 beat_limit=$3 newest now why
   while sleep 20; do
-    newest=$(find "$dir" -type f -printf '%T@\n' 2>/dev/null | sort -n | tail -n 1)
-    newest=${newest%.*}
-    now=$(date +%s)
-    [[ -n $newest && $newest -gt $watch_start ]] || newest=$watch_start
-    if ((now - newest > limit)); then
-      echo "run-on-kvm: nothing in $dir changed for ${limit}s: L1 is stuck, stopping it" >&2
-      l1_post_mortem >"$out/l1-stall.log" 2>&1
-      echo "run-on-kvm: L1's vCPU registers (twice, 5 s apart) and its sysrq w/t task dumps: $out/l1-stall.log, $out/l1-console.log" >&2
-      : >"$out/stalled"
-      pkill -f -- "path=${out//,/,,},mount_tag=out" || true
-      return
+    now=$(date +%s) why=""
+    if [[ -f $out/heartbeat ]] && ((now - $(mtime "$out/heartbeat") > beat_limit)); then
+      why="no heartbeat from L1 for ${beat_limit}s (last: $(cat "$out/heartbeat" 2>/dev/null)s of L1 uptime): L1 is stuck"
+    elif [[ -n $dir ]]; then
+      newest=$(find "$dir" -type f -printf '%T@\n' 2>/dev/null | sort -n | tail -n 1)
+      newest=${newest%.*}
+      [[ -n $newest && $newest -gt $watch_start ]] || newest=$watch_start
+      ((now - newest <= limit)) || why="nothing in $dir changed for ${limit}s: L1 is stuck"
     fi
+    [[ -n $why ]] || continue
+    echo "run-on-kvm: $why, stopping it" >&2
+    echo "$why" >"$out/stalled"
+    l1_post_mortem >"$out/l1-stall.log" 2>&1
+    echo "run-on-kvm: L1's vCPU registers (twice, 5 s apart) and its sysrq w/t task dumps: $out/l1-stall.log, $out/l1-console.log" >&2
+    pkill -f -- "path=${out//,/,,},mount_tag=out" || true
+    return
   done
 }
-watch_pid=""
 watch_start=$(date +%s)
-if [[ -n ${FRANCA_L1_STALL_DIR:-} ]]; then
-  stall_watch "$FRANCA_L1_STALL_DIR" "${FRANCA_L1_STALL_SECS:-720}" &
-  watch_pid=$!
-fi
+watchdog "${FRANCA_L1_STALL_DIR:-}" "${FRANCA_L1_STALL_SECS:-720}" "${FRANCA_L1_HEARTBEAT_SECS:-240}" &
+watch_pid=$!
 
 echo "[run-on-kvm] booting a nested L1 under QEMU TCG (usually 10-30 s); its console: $out/l1-console.log"
 start=$(date +%s%N)
@@ -196,14 +205,14 @@ timeout -k 10 "${FRANCA_L1_TIMEOUT:-3600}" qemu-system-x86_64 \
   -virtfs "local,path=${out//,/,,},mount_tag=out,security_model=none,multidevs=remap" \
   "${qargs[@]}" </dev/null | sed -u 's/\r$//'
 qemu_rc=${PIPESTATUS[0]}
-[[ -z $watch_pid ]] || kill "$watch_pid" 2>/dev/null
+kill "$watch_pid" 2>/dev/null
 set -e
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 wall=$((ms / 1000)).$(printf %03d $((ms % 1000)))
 
 logs="L1 console: $out/l1-console.log, QEMU log: $out/qemu.log"
 if [[ -e $out/stalled ]]; then
-  echo "run-on-kvm: L1 stopped making progress and was killed ($logs)" >&2
+  echo "run-on-kvm: L1 was stopped ($(cat "$out/stalled")) ($logs)" >&2
   exit 124
 fi
 # show_tail FILE LINES LABEL: the end of a log, labelled, on stderr.
