@@ -144,13 +144,15 @@ Result<std::pair<std::vector<uint8_t>, uint64_t>> read_head(int fd) {
 
 }  // namespace
 
-Result<void> BzImage::read_payload(std::span<uint8_t> dest) const {
-  if (dest.size() != payload_size()) return host_error("kernel payload size mismatch");
+Result<void> BzImage::read_payload_at(uint64_t offset, std::span<uint8_t> dest) const {
+  if (offset > payload_size() || dest.size() > payload_size() - offset) {
+    return host_error("kernel payload range outside the image");
+  }
   if (!fd) {
-    std::memcpy(dest.data(), file.data() + payload_offset, dest.size());
+    std::memcpy(dest.data(), file.data() + payload_offset + offset, dest.size());
     return {};
   }
-  if (!pread_all(fd->get(), dest, payload_offset))
+  if (!pread_all(fd->get(), dest, payload_offset + offset))
     return host_error("cannot read the kernel file (changed while loading?)");
   return {};
 }

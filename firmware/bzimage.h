@@ -43,7 +43,13 @@ struct BzImage {
   // The protected-mode kernel (in-memory images only): loaded at kKernelLoadAddr, entered at +0x200.
   std::span<const uint8_t> payload() const { return std::span(file).subspan(payload_offset); }
   // Copies the protected-mode kernel into `dest` (payload_size() bytes), from memory or the file.
-  Result<void> read_payload(std::span<uint8_t> dest) const;
+  Result<void> read_payload(std::span<uint8_t> dest) const {
+    if (dest.size() != payload_size()) return host_error("kernel payload size mismatch");
+    return read_payload_at(0, dest);
+  }
+  // Copies the protected-mode kernel's bytes [offset, offset + dest.size()) into
+  // `dest` (an error when that range is not inside it); from memory or the file.
+  Result<void> read_payload_at(uint64_t offset, std::span<uint8_t> dest) const;
 };
 
 // Checks `bytes` and copies them into a BzImage; one clear line per problem (usage errors).

@@ -142,11 +142,7 @@ Result<std::vector<uint8_t>> read_compressed_kernel(const BzImage& image) {
                                    offset, length, image.payload_size()));
   }
   std::vector<uint8_t> bytes(length);
-  if (!image.fd) {
-    std::memcpy(bytes.data(), image.file.data() + image.payload_offset + offset, length);
-  } else if (!pread_all(image.fd->get(), bytes, image.payload_offset + offset)) {
-    return host_error("cannot read the kernel file (changed while loading?)");
-  }
+  if (auto r = image.read_payload_at(offset, bytes); !r) return std::unexpected(r.error());
   return bytes;
 }
 
