@@ -1,6 +1,8 @@
 // DeviceContextBuilder: the DeviceContext a transport hands a device at
-// DRIVER_OK, built from driver-side rings (driver_queue.h), for device tests
-// that activate a device directly; FailureLog records DeviceContext::fail.
+// DRIVER_OK, built from driver-side rings (driver_queue.h), for the few device
+// tests that must call activate() directly because no driver could get there
+// through a transport (device tests otherwise probe through probed_device.h);
+// FailureLog records DeviceContext::fail.
 #pragma once
 
 #include <gtest/gtest.h>
