@@ -1,11 +1,11 @@
-// End-to-end fixture for virtio-blk: a real image file, a driver-side ring
-// (tests/support/driver_queue.h, split or packed) over test RAM, the device
-// activated on an EventLoop running in its own thread, kicks through eventfds.
+// End-to-end fixture for virtio-blk: a real image file, the device behind an
+// mmio transport probed as Linux does (tests/support/probed_device.h), split or
+// packed driver rings over test RAM, the device on an EventLoop thread, kicks
+// through QueueNotify.
 #pragma once
 
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -24,20 +24,19 @@
 #include <gtest/gtest.h>
 
 #include "devices/virtio/block/block.h"
-#include "tests/support/device_context.h"
 #include "tests/support/driver_queue.h"
 #include "tests/support/loop_thread.h"
+#include "tests/support/probed_device.h"
 #include "tests/support/recording_interrupt.h"
 #include "tests/unit/devices/virtio/block/block_test_support.h"
-#include "vmm/core/fd.h"
 
 namespace franca::virtio::testing {
 
-using franca::testing::DeviceContextBuilder;
 using franca::testing::DriverBuffer;
 using franca::testing::DriverQueue;
-using franca::testing::FailureLog;
 using franca::testing::LoopThread;
+using franca::testing::ProbedDevice;
+using franca::testing::ProbeOptions;
 using franca::testing::RecordingInterrupt;
 using franca::testing::TestRam;
 using franca::testing::UsedBuffer;
@@ -54,12 +53,13 @@ class BlockDeviceTest : public ::testing::TestWithParam<DeviceParam> {
   bool uring() const { return std::get<1>(GetParam()); }
 
   void TearDown() override {
-    if (blk_) on_loop([this] { blk_->reset(); });
+    dev_.reset();  // the transport stops the device (its reset() on the loop)
     loop_.stop();
     blk_.reset();
   }
 
-  // Creates the device over `image` (default image_), pre-filled with a pattern.
+  // Creates the device over `image` (default image_), pre-filled with a pattern,
+  // behind an mmio transport.
   void create(BlockConfig config = {}, const TempImage* image = nullptr) {
     if (!image) image = &image_;
     image->write(0, pattern(kImageSize, 11));
@@ -70,39 +70,29 @@ class BlockDeviceTest : public ::testing::TestWithParam<DeviceParam> {
     ASSERT_TRUE(blk.has_value()) << blk.error().message;
     blk_ = std::move(*blk);
     ASSERT_EQ(blk_->io_engine_name(), uring() ? "io_uring" : "sync");
+    dev_ = std::make_unique<ProbedDevice>(blk_, ram_.memory(), loop_.loop());
   }
 
-  // Lays out `queues` driver rings and activates the device on the loop thread.
+  // What the driver does: everything offered (less the packed ring for a split
+  // run), `queues` rings of kQueueSize.
+  ProbeOptions probe_options(uint16_t queues) const {
+    return {.mask = packed() ? 0 : uint64_t{1} << VIRTIO_F_RING_PACKED,
+            .queues = ProbeOptions::rings(queues, kQueueSize)};
+  }
+  // Probes the device through the transport with `queues` driver rings.
   void activate(uint16_t queues = 1) {
-    drivers_.clear();
-    kicks_.clear();
     next_data_ = 0;
-    for (uint16_t i = 0; i < queues; ++i) {
-      drivers_.emplace_back(ram_.memory(), franca::testing::DriverQueueOptions{
-                                               .size = kQueueSize,
-                                               .packed = packed(),
-                                               .event_idx = true,
-                                               .indirect = true,
-                                               .ring_base = 0x1000 + i * 0x20000ull,
-                                           });
-      kicks_.emplace_back(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    }
-    Result<void> result;
-    on_loop([&] { result = blk_->activate(context()); });
+    auto result = dev_->probe(probe_options(queues));
     ASSERT_TRUE(result.has_value()) << result.error().message;
+    expect_ring_format();
   }
-
-  DeviceContext context() {
-    DeviceContextBuilder ctx(loop_.loop());
-    ctx.memory(ram_.memory())
-        .features(blk_->offered_features() & ~(packed() ? 0 : uint64_t{1} << VIRTIO_F_RING_PACKED))
-        .interrupt(interrupt_)
-        .fail(failures_.recorder());
-    for (uint16_t i = 0; i < drivers_.size(); ++i) ctx.queue(i, drivers_[i], kicks_[i].get());
-    return ctx.build();
+  // The rings follow the negotiated features: the ones this run is about.
+  void expect_ring_format() {
+    EXPECT_EQ(bool(dev_->features() & (uint64_t{1} << VIRTIO_F_RING_PACKED)), packed());
+    EXPECT_TRUE(dev_->features() & (uint64_t{1} << VIRTIO_RING_F_EVENT_IDX));
+    EXPECT_TRUE(dev_->features() & (uint64_t{1} << VIRTIO_RING_F_INDIRECT_DESC));
   }
-
-  void on_loop(const std::function<void()>& fn) { loop_.sync(fn); }
+  DriverQueue& driver(size_t q = 0) { return dev_->queue(static_cast<uint16_t>(q)); }
 
   // Guest buffers live past every ring's indirect-table area.
   uint64_t alloc(uint32_t len) {
@@ -137,22 +127,20 @@ class BlockDeviceTest : public ::testing::TestWithParam<DeviceParam> {
 
   // Adds a chain to queue `q`, publishes it and kicks.
   uint16_t send(const std::vector<DriverBuffer>& chain, size_t q = 0) {
-    const uint16_t id = drivers_[q].add(chain);
-    drivers_[q].publish();
+    const uint16_t id = driver(q).add(chain);
+    driver(q).publish();
     kick(q);
     return id;
   }
-  void kick(size_t q = 0) {
-    const uint64_t one = 1;
-    ASSERT_EQ(write(kicks_[q].get(), &one, sizeof(one)), 8);
-  }
+  // A QueueNotify write through the transport.
+  void kick(size_t q = 0) { dev_->kick(static_cast<uint16_t>(q)); }
 
   // Waits up to five seconds for `n` completions on queue `q`.
   std::vector<UsedBuffer> wait_used(size_t n, size_t q = 0) {
     std::vector<UsedBuffer> all;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (all.size() < n && std::chrono::steady_clock::now() < deadline) {
-      auto more = drivers_[q].used();
+      auto more = driver(q).used();
       all.insert(all.end(), more.begin(), more.end());
       if (all.size() < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
@@ -169,7 +157,9 @@ class BlockDeviceTest : public ::testing::TestWithParam<DeviceParam> {
     return used[0].len;
   }
 
-  std::vector<std::string> failures() { return failures_.reasons(); }
+  std::vector<std::string> failures() { return dev_->failures(); }
+  // The device's used-buffer and config signals, counted on their way to the transport.
+  RecordingInterrupt& signals() { return dev_->signals(); }
 
   static constexpr uint64_t kDataBase = 0x100000;
   static constexpr uint64_t kDataSize = 12 << 20;
@@ -177,12 +167,9 @@ class BlockDeviceTest : public ::testing::TestWithParam<DeviceParam> {
   TempImage image_{kImageSize};
   TestRam ram_{kDataBase + kDataSize};
   LoopThread loop_;
-  std::unique_ptr<Block> blk_;
-  std::vector<DriverQueue> drivers_;
-  std::vector<Fd> kicks_;
-  std::shared_ptr<RecordingInterrupt> interrupt_ = std::make_shared<RecordingInterrupt>();
+  std::shared_ptr<Block> blk_;
+  std::unique_ptr<ProbedDevice> dev_;
   uint64_t next_data_ = 0;
-  FailureLog failures_;
 };
 
 inline std::string device_param_name(const ::testing::TestParamInfo<DeviceParam>& info) {

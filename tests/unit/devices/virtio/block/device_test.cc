@@ -1,7 +1,8 @@
-// virtio-blk end to end: requests published on a split or packed ring, a kick
-// through the eventfd, the device on its event loop with either I/O engine,
-// completions read back from the used ring.
+// virtio-blk end to end: the device probed through an mmio transport, requests
+// published on a split or packed ring, a kick through QueueNotify, the device on
+// its event loop with either I/O engine, completions read back from the used ring.
 #include <linux/virtio_blk.h>
+#include <linux/virtio_mmio.h>
 
 #include <cstring>
 #include <vector>
@@ -47,9 +48,8 @@ TEST_P(BlockIo, WrittenDataReachesTheImageAndReadsBack) {
 TEST_P(BlockIo, IndirectChainIsServed) {
   const auto data = pattern(1024, 77);
   const uint64_t st = put_status();
-  const uint16_t id =
-      drivers_[0].add_indirect({{put_header(VIRTIO_BLK_T_OUT, 8), 16}, {put(data), 1024}, {st, 1, true}});
-  drivers_[0].publish();
+  const uint16_t id = driver(0).add_indirect({{put_header(VIRTIO_BLK_T_OUT, 8), 16}, {put(data), 1024}, {st, 1, true}});
+  driver(0).publish();
   kick();
   const auto used = wait_used(1);
   ASSERT_EQ(used.size(), 1u);
@@ -129,38 +129,40 @@ TEST_P(BlockIo, ManyRequestsInOneKickAllComplete) {
   std::vector<uint64_t> statuses;
   for (int i = 0; i < kRequests; ++i) {
     statuses.push_back(put_status());
-    drivers_[0].add(
+    driver(0).add(
         {{put_header(VIRTIO_BLK_T_OUT, i * 8u), 16}, {put(pattern(4096, i)), 4096}, {statuses.back(), 1, true}});
   }
-  drivers_[0].publish();
+  driver(0).publish();
   kick();
   wait_used(kRequests);
   for (uint64_t st : statuses) EXPECT_EQ(status(st), VIRTIO_BLK_S_OK);
-  EXPECT_GE(interrupt_->used[0].load(), 1);
+  EXPECT_GE(signals().used[0].load(), 1);
   // The synchronous engine completes the whole kick as one batch: one signal.
   // io_uring completions arrive as the host finishes them, in smaller batches.
   if (!uring()) {
-    EXPECT_EQ(interrupt_->used[0].load(), 1);
+    EXPECT_EQ(signals().used[0].load(), 1);
   }
   EXPECT_EQ(blk_->counters().requests.load(), uint64_t{kRequests});
   EXPECT_EQ(image_.read(7 * 8 * 512, 4096), pattern(4096, 7));
 }
 
 TEST_P(BlockIo, CorruptHeadFailsTheDeviceWithoutCrashing) {
-  const uint16_t id = drivers_[0].add({{put_header(VIRTIO_BLK_T_FLUSH, 0), 16}, {put_status(), 1, true}});
-  drivers_[0].set_head(id, 1000);
-  drivers_[0].publish();
+  const uint16_t id = driver(0).add({{put_header(VIRTIO_BLK_T_FLUSH, 0), 16}, {put_status(), 1, true}});
+  driver(0).set_head(id, 1000);
+  driver(0).publish();
   kick();
   ASSERT_TRUE([&] {
     for (int i = 0; i < 5000 && failures().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return !failures().empty();
   }());
   EXPECT_EQ(blk_->counters().ring_errors.load(), 1u);
+  EXPECT_TRUE(dev_->needs_reset());
+  EXPECT_TRUE(dev_->interrupt_status() & VIRTIO_MMIO_INT_CONFIG);
 }
 
 TEST_P(BlockIo, ResetThenReactivateServesAgain) {
   roundtrip({{put_header(VIRTIO_BLK_T_FLUSH, 0), 16}, {put_status(), 1, true}});
-  on_loop([this] { blk_->reset(); });
+  dev_->reset();
   activate();
   const uint64_t st = put_status();
   EXPECT_EQ(roundtrip({{put_header(VIRTIO_BLK_T_IN, 0), 16}, {alloc(512), 512, true}, {st, 1, true}}), 513u);
@@ -169,11 +171,11 @@ TEST_P(BlockIo, ResetThenReactivateServesAgain) {
 
 TEST_P(BlockIo, ResetWithRequestsInFlightLeavesNothingBehind) {
   for (int i = 0; i < kQueueSize / 3; ++i) {
-    drivers_[0].add({{put_header(VIRTIO_BLK_T_IN, i * 64u), 16}, {alloc(32768), 32768, true}, {put_status(), 1, true}});
+    driver(0).add({{put_header(VIRTIO_BLK_T_IN, i * 64u), 16}, {alloc(32768), 32768, true}, {put_status(), 1, true}});
   }
-  drivers_[0].publish();
+  driver(0).publish();
   kick();
-  on_loop([this] { blk_->reset(); });  // in-flight reads are waited for inside reset()
+  dev_->reset();  // in-flight reads are waited for inside the device's reset()
   const uint64_t kicks = blk_->counters().kicks.load();
   kick();
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -181,19 +183,13 @@ TEST_P(BlockIo, ResetWithRequestsInFlightLeavesNothingBehind) {
 }
 
 TEST_P(BlockIo, RequestsPublishedBeforeActivationAreServed) {
-  on_loop([this] { blk_->reset(); });
-  drivers_.clear();
-  kicks_.clear();
-  drivers_.emplace_back(
-      ram_.memory(),
-      franca::testing::DriverQueueOptions{.size = kQueueSize, .packed = packed(), .event_idx = true, .indirect = true});
-  kicks_.emplace_back(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  dev_->reset();
+  ASSERT_TRUE(dev_->set_up(probe_options(1)));
   const uint64_t st = put_status();
-  drivers_[0].add({{put_header(VIRTIO_BLK_T_FLUSH, 0), 16}, {st, 1, true}});
-  drivers_[0].publish();
-  Result<void> result;
-  on_loop([&] { result = blk_->activate(context()); });
-  ASSERT_TRUE(result.has_value());
+  driver(0).add({{put_header(VIRTIO_BLK_T_FLUSH, 0), 16}, {st, 1, true}});
+  driver(0).publish();
+  const auto result = dev_->driver_ok();
+  ASSERT_TRUE(result.has_value()) << result.error().message;
   wait_used(1);
   EXPECT_EQ(status(st), VIRTIO_BLK_S_OK);
 }
@@ -244,8 +240,8 @@ TEST_P(BlockMultiQueue, EachQueueIsServedAndSignalledOnItsOwn) {
   roundtrip({{put_header(VIRTIO_BLK_T_IN, 8), 16}, {alloc(512), 512, true}, {st1, 1, true}}, 1);
   EXPECT_EQ(status(st0), VIRTIO_BLK_S_OK);
   EXPECT_EQ(status(st1), VIRTIO_BLK_S_OK);
-  EXPECT_GE(interrupt_->used[0].load(), 1);
-  EXPECT_GE(interrupt_->used[1].load(), 1);
+  EXPECT_GE(signals().used[0].load(), 1);
+  EXPECT_GE(signals().used[1].load(), 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Rings, BlockMultiQueue, ::testing::Combine(::testing::Bool(), ::testing::Bool()),
