@@ -1,7 +1,9 @@
 // End-to-end fixture for virtio-net: SOCK_SEQPACKET socketpairs stand in for
-// the TAP queues (Tap::over_sockets), driver-side rings (split or packed) over
-// heap guest memory, the device on an EventLoop thread, kicks through eventfds,
-// and kernel vhost-net through FakeVhost instances the fixture opens and keeps.
+// the TAP queues (Tap::over_sockets), the device behind an mmio transport
+// probed as Linux does (tests/support/probed_device.h) with driver-side rings
+// (split or packed) over heap guest memory, the device on an EventLoop thread,
+// kicks through QueueNotify, and kernel vhost-net through FakeVhost instances
+// the fixture opens and keeps.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -29,6 +31,7 @@
 #include "tests/support/driver_queue.h"
 #include "tests/support/fake_vhost.h"
 #include "tests/support/loop_thread.h"
+#include "tests/support/probed_device.h"
 #include "tests/support/recording_interrupt.h"
 #include "vmm/core/fd.h"
 
@@ -38,9 +41,10 @@ using franca::testing::DeviceContextBuilder;
 using franca::testing::DriverBuffer;
 using franca::testing::DriverQueue;
 using franca::testing::DriverQueueOptions;
-using franca::testing::FailureLog;
 using franca::testing::FakeVhost;
 using franca::testing::LoopThread;
+using franca::testing::ProbedDevice;
+using franca::testing::ProbeOptions;
 using franca::testing::RecordingInterrupt;
 using franca::testing::TestRam;
 using franca::testing::UsedBuffer;
@@ -133,16 +137,20 @@ class NetFixture : public ::testing::Test {
   static constexpr uint64_t kRingStride = 0x20000;  // rings, then DriverQueue's 64 KiB indirect-table area
 
   void TearDown() override {
-    if (net_) loop_.sync([&] { net_->reset(); });
+    if (direct_) loop_.sync([&] { net_->reset(); });
+    dev_.reset();  // the transport stops the device (its reset() on the loop)
     loop_.stop();
     net_.reset();
   }
 
-  // The Net over one socketpair per queue pair; the test keeps the peer ends.
+  // The Net over one socketpair per queue pair, behind an mmio transport; the
+  // test keeps the peer ends.
   void create(NetConfig config = {}) {
+    dev_.reset();
     auto net = try_create(config);
     ASSERT_TRUE(net.has_value()) << net.error().message;
     net_ = std::move(*net);
+    dev_ = std::make_unique<ProbedDevice>(net_, ram_.memory(), loop_.loop());
   }
   Result<std::shared_ptr<Net>> try_create(const NetConfig& config) {
     std::vector<Fd> device_ends;
@@ -156,14 +164,36 @@ class NetFixture : public ::testing::Test {
     return Net::create_with_tap(config, "net0", Tap::over_sockets(std::move(device_ends)), vhost_.opener());
   }
 
-  // Lays out a ring for each of the device's queues (the driver enables them
-  // all) in the ring format `features` asks for; chains added now are there
-  // at activation.
+  // The probe up to DRIVER_OK: the driver writes exactly `features` and sets
+  // up a ring for each of the device's queues (it enables them all) in the
+  // format `features` asks for; chains added now are there at activation.
   void lay_out(uint64_t features) {
     EXPECT_EQ(features & ~net_->offered_features(), 0u) << "a driver accepts only offered features";
     features_ = features;
-    drivers_.clear();
-    kicks_.clear();
+    ASSERT_TRUE(dev_->set_up(
+        {.features = features, .queues = ProbeOptions::rings(net_->num_queues(), queue_size_, 0x1000, kRingStride)}));
+  }
+  // DRIVER_OK over the rings laid out; the transport activates the device on the loop.
+  Result<void> start_device() { return dev_->driver_ok(); }
+  Result<void> try_activate(uint64_t features) {
+    lay_out(features);
+    if (::testing::Test::HasFatalFailure()) return host_error("the probe failed before DRIVER_OK");
+    return start_device();
+  }
+  void activate(uint64_t features = kGuestFeatures) {
+    auto result = try_activate(features);
+    ASSERT_TRUE(result.has_value()) << result.error().message;
+  }
+  // Driver reset through the transport (status 0): the device's reset() has run when it returns.
+  void reset_device() { dev_->reset(); }
+
+  // Rings of `queue_size_` entries laid out by hand and handed to activate() by
+  // start_direct() (DeviceContextBuilder), bypassing the transport, for the
+  // tests no driver can make happen through it: rings larger than the device's
+  // QueueNumMax (256), or activate() and reset() in one loop turn.
+  void lay_out_direct(uint64_t features) {
+    features_ = features;
+    direct_ = std::make_unique<Direct>();
     const DriverQueueOptions options{.size = queue_size_,
                                      .packed = bool(features & bit(VIRTIO_F_RING_PACKED)),
                                      .event_idx = bool(features & bit(VIRTIO_RING_F_EVENT_IDX)),
@@ -171,41 +201,37 @@ class NetFixture : public ::testing::Test {
     for (uint16_t i = 0; i < net_->num_queues(); ++i) {
       DriverQueueOptions o = options;
       o.ring_base = 0x1000 + i * kRingStride;
-      drivers_.push_back(std::make_unique<DriverQueue>(ram_.memory(), o));
-      kicks_.emplace_back(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+      direct_->rings.push_back(std::make_unique<DriverQueue>(ram_.memory(), o));
+      direct_->kicks.emplace_back(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     }
   }
-  // DRIVER_OK over the rings laid out, on the loop thread.
-  Result<void> start_device() {
-    Result<void> result;
-    loop_.sync([&] { result = net_->activate(context()); });
-    return result;
-  }
-  Result<void> try_activate(uint64_t features) {
-    lay_out(features);
-    return start_device();
-  }
-  void activate(uint64_t features = kGuestFeatures) {
-    auto result = try_activate(features);
-    ASSERT_TRUE(result.has_value()) << result.error().message;
-  }
-  DeviceContext context() {
-    DeviceContextBuilder ctx(loop_.loop());
-    ctx.memory(ram_.memory()).features(features_).interrupt(irq_).fail(failures_.recorder());
-    for (uint16_t i = 0; i < drivers_.size(); ++i) ctx.queue(i, *drivers_[i], kicks_[i].get());
+  // The DeviceContext a transport would hand over at DRIVER_OK, over the rings lay_out_direct() made.
+  DeviceContext direct_context() {
+    franca::testing::DeviceContextBuilder ctx(loop_.loop());
+    ctx.memory(ram_.memory()).features(features_).interrupt(direct_->irq).fail(direct_->failures.recorder());
+    for (uint16_t i = 0; i < direct_->rings.size(); ++i) ctx.queue(i, *direct_->rings[i], direct_->kicks[i].get());
     return ctx.build();
+  }
+  Result<void> start_direct() {
+    Result<void> result;
+    loop_.sync([&] { result = net_->activate(direct_context()); });
+    return result;
   }
 
   // Queue layout (virtio 1.x §5.1.2): rx/tx per pair, the control queue last.
-  DriverQueue& rx(uint16_t pair = 0) { return *drivers_[2 * pair]; }
-  DriverQueue& tx(uint16_t pair = 0) { return *drivers_[2 * pair + 1]; }
+  DriverQueue& driver(uint16_t index) { return direct_ ? *direct_->rings.at(index) : dev_->queue(index); }
+  size_t driver_queues() const { return direct_ ? direct_->rings.size() : dev_->queues(); }
+  DriverQueue& rx(uint16_t pair = 0) { return driver(static_cast<uint16_t>(2 * pair)); }
+  DriverQueue& tx(uint16_t pair = 0) { return driver(static_cast<uint16_t>(2 * pair + 1)); }
   uint16_t ctrl_index() const {
-    return static_cast<uint16_t>(features_ & bit(VIRTIO_NET_F_MQ) ? drivers_.size() - 1 : 2);
+    return static_cast<uint16_t>(features_ & bit(VIRTIO_NET_F_MQ) ? driver_queues() - 1 : 2);
   }
-  DriverQueue& ctrl() { return *drivers_[ctrl_index()]; }
+  DriverQueue& ctrl() { return driver(ctrl_index()); }
+  // A QueueNotify write through the transport (or the direct rings' eventfd).
   void kick(uint16_t queue) {
+    if (!direct_) return dev_->kick(queue);
     const uint64_t one = 1;
-    ASSERT_EQ(::write(kicks_[queue].get(), &one, sizeof(one)), 8);
+    ASSERT_EQ(::write(direct_->kicks[queue].get(), &one, sizeof(one)), 8);
   }
   void kick_rx(uint16_t pair = 0) { kick(static_cast<uint16_t>(2 * pair)); }
   void kick_tx(uint16_t pair = 0) { kick(static_cast<uint16_t>(2 * pair + 1)); }
@@ -285,25 +311,28 @@ class NetFixture : public ::testing::Test {
     ADD_FAILURE() << "no counter " << name;
     return 0;
   }
-  std::vector<std::string> failures() { return failures_.reasons(); }
-  std::vector<uint8_t> config_bytes(uint64_t offset, size_t n) {
-    std::vector<uint8_t> out(n);
-    net_->read_config(offset, out);
-    return out;
-  }
+  std::vector<std::string> failures() { return direct_ ? direct_->failures.reasons() : dev_->failures(); }
+  // The device's used-buffer and config signals, counted on their way to the transport.
+  RecordingInterrupt& signals() { return direct_ ? *direct_->irq : dev_->signals(); }
+  // Config space as the driver reads it, through the transport's config window.
+  std::vector<uint8_t> config_bytes(uint64_t offset, size_t n) { return dev_->read_config(offset, n); }
 
   TestRam ram_{kDataBase + kDataSize};
   uint16_t queue_size_ = 16;
   uint64_t features_ = 0;
-  std::vector<std::unique_ptr<DriverQueue>> drivers_;
-  std::vector<Fd> kicks_;
   std::vector<Fd> peers_;
-  std::shared_ptr<RecordingInterrupt> irq_ = std::make_shared<RecordingInterrupt>();
   VhostFactory vhost_;
   size_t next_data_ = 0;
-  FailureLog failures_;
   LoopThread loop_;
   std::shared_ptr<Net> net_;
+  std::unique_ptr<ProbedDevice> dev_;
+  struct Direct {
+    std::vector<std::unique_ptr<DriverQueue>> rings;
+    std::vector<Fd> kicks;
+    std::shared_ptr<RecordingInterrupt> irq = std::make_shared<RecordingInterrupt>();
+    franca::testing::FailureLog failures;
+  };
+  std::unique_ptr<Direct> direct_;  // set by lay_out_direct()
 };
 
 }  // namespace franca::virtio::testing

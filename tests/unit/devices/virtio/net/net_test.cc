@@ -294,7 +294,7 @@ TEST_F(NetTest, ResetRestoresTheConfiguredMac) {
   std::vector<uint8_t> request{VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET};
   request.insert(request.end(), kOtherMac.begin(), kOtherMac.end());
   ASSERT_EQ(command(request), VIRTIO_NET_OK);
-  loop_.sync([&] { net_->reset(); });
+  reset_device();
   EXPECT_EQ(config_bytes(0, 6), std::vector<uint8_t>(kMac.begin(), kMac.end()));
 }
 
@@ -490,7 +490,7 @@ TEST_F(NetTest, VhostBackendRunsThePairOnVhostFromActivation) {
 TEST_F(NetTest, DeviceResetStopsVhost) {
   create(with_backend(NetBackend::kVhost));
   activate();
-  loop_.sync([&] { net_->reset(); });
+  reset_device();
   EXPECT_TRUE(logged(vhost_.last_log(), "net_set_backend 0 -1"));
   EXPECT_TRUE(logged(vhost_.last_log(), "net_set_backend 1 -1"));
 }
@@ -498,7 +498,7 @@ TEST_F(NetTest, DeviceResetStopsVhost) {
 TEST_F(NetTest, ReactivationAfterResetOpensANewVhost) {
   create(with_backend(NetBackend::kVhost));
   activate();
-  loop_.sync([&] { net_->reset(); });
+  reset_device();
   activate();
   EXPECT_EQ(vhost_.opened(), 3u);
   EXPECT_EQ(vhost_.last_log().front(), "set_owner");
