@@ -1,10 +1,10 @@
-// virtio-console end to end over driver-side rings (split and packed) in heap
-// guest memory, with the device running on an event loop thread: transmit
-// chains reach the file back-end, input() lands in receive buffers.
+// virtio-console end to end: the device probed through an mmio transport as
+// Linux does (tests/support/probed_device.h), driver-side rings (split and
+// packed) in heap guest memory, the device running on an event loop thread:
+// transmit chains reach the file back-end, input() lands in receive buffers.
 #include <gtest/gtest.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_console.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -12,24 +12,24 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "devices/virtio/console/console.h"
-#include "tests/support/device_context.h"
 #include "tests/support/driver_queue.h"
 #include "tests/support/loop_thread.h"
+#include "tests/support/probed_device.h"
 #include "tests/support/recording_interrupt.h"
 #include "vmm/core/fd.h"
 
 namespace franca::virtio {
 namespace {
 
-using franca::testing::DeviceContextBuilder;
 using franca::testing::DriverQueue;
 using franca::testing::LoopThread;
+using franca::testing::ProbedDevice;
+using franca::testing::ProbeOptions;
 using franca::testing::RecordingInterrupt;
 using franca::testing::TestRam;
 using franca::testing::UsedBuffer;
@@ -47,42 +47,64 @@ class ConsoleQueueTest : public ::testing::TestWithParam<bool> {
     out_path_ = dir_ + "/out.log";
     auto console = Console::create({.mode = ConsoleConfig::Mode::kFile, .path = out_path_}, "console0");
     ASSERT_TRUE(console.has_value());
-    console_ = std::move(*console);
-    ASSERT_TRUE(console_->start(loop_.loop()));
+    use(std::move(*console));
   }
   void TearDown() override {
-    loop_.sync([&] { console_->reset(); });
+    dev_.reset();  // the transport stops the device (its reset() on the loop)
     loop_.stop();
     std::filesystem::remove_all(dir_);
   }
 
+  // Starts `console`'s back-end and puts it behind a fresh mmio transport.
+  void use(std::unique_ptr<Console> console) {
+    dev_.reset();
+    console_ = std::move(console);
+    ASSERT_TRUE(console_->start(loop_.loop()));
+    dev_ = std::make_unique<ProbedDevice>(console_, ram_.memory(), loop_.loop());
+    probed_ = Probe::kNone;
+  }
+
   bool packed() const { return GetParam(); }
 
+  // The probe up to every queue ready: what the driver has done before it adds
+  // its first buffers. rx() and tx() do it on first use, so chains a test adds
+  // before activate() are in the rings at DRIVER_OK.
+  void set_up() {
+    if (probed_ != Probe::kNone) return;
+    const uint64_t features = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_RING_F_EVENT_IDX) | bit(VIRTIO_CONSOLE_F_SIZE) |
+                              (packed() ? bit(VIRTIO_F_RING_PACKED) : 0);
+    ASSERT_TRUE(dev_->set_up({.features = features,
+                              .queues = {{.size = 8, .ring_base = 0x1000},       // receiveq
+                                         {.size = 8, .ring_base = 0x40000}}}));  // transmitq
+    probed_ = Probe::kSetUp;
+  }
+  // DRIVER_OK (after the rest of the probe if a test has not started it).
   void activate() {
-    loop_.sync([&] {
-      auto ctx = DeviceContextBuilder(loop_.loop())
-                     .memory(ram_.memory())
-                     .features(bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_RING_F_EVENT_IDX) | bit(VIRTIO_CONSOLE_F_SIZE) |
-                               (packed() ? bit(VIRTIO_F_RING_PACKED) : 0))
-                     .queue(Console::kRxQueue, rx_, rx_kick_.get())
-                     .queue(Console::kTxQueue, tx_, tx_kick_.get())
-                     .interrupt(irq_)
-                     .fail([this](std::string_view why) {
-                       std::lock_guard lock(mutex_);
-                       failure_ = why;
-                     })
-                     .build();
-      ASSERT_TRUE(console_->activate(std::move(ctx)));
-    });
+    set_up();
+    ASSERT_EQ(probed_, Probe::kSetUp);
+    const auto result = dev_->driver_ok();
+    ASSERT_TRUE(result.has_value()) << result.error().message;
+    probed_ = Probe::kActive;
+  }
+  // Driver reset through the transport; the next rx()/tx()/activate() probes again over fresh rings.
+  void reset() {
+    dev_->reset();
+    probed_ = Probe::kNone;
+  }
+  DriverQueue& rx() {
+    set_up();
+    return dev_->queue(Console::kRxQueue);
+  }
+  DriverQueue& tx() {
+    set_up();
+    return dev_->queue(Console::kTxQueue);
   }
 
-  static void kick(const Fd& fd) {
-    const uint64_t one = 1;
-    ASSERT_EQ(::write(fd.get(), &one, sizeof(one)), 8);
-  }
+  // A QueueNotify write through the transport.
+  void kick(uint16_t queue) { dev_->kick(queue); }
   uint16_t add_tx(uint64_t gpa, std::string_view text) {
     std::memcpy(ram_.bytes().data() + gpa, text.data(), text.size());
-    return tx_.add({{gpa, static_cast<uint32_t>(text.size()), false}});
+    return tx().add({{gpa, static_cast<uint32_t>(text.size()), false}});
   }
   std::string output() {
     loop_.sync([] {});
@@ -103,71 +125,71 @@ class ConsoleQueueTest : public ::testing::TestWithParam<bool> {
     });
     return all;
   }
+  // The first reason the device gave fail(), or "".
   std::string failure() {
-    std::lock_guard lock(mutex_);
-    return failure_;
+    const auto reasons = dev_->failures();
+    return reasons.empty() ? std::string() : reasons.front();
   }
+  // The device's used-buffer signals, counted on their way to the transport.
+  RecordingInterrupt& signals() { return dev_->signals(); }
+
+  enum class Probe { kNone, kSetUp, kActive };
 
   TestRam ram_;
-  DriverQueue rx_{ram_, {.size = 8, .packed = GetParam(), .event_idx = true, .indirect = false, .ring_base = 0x1000}};
-  DriverQueue tx_{ram_, {.size = 8, .packed = GetParam(), .event_idx = true, .indirect = false, .ring_base = 0x40000}};
-  Fd rx_kick_{eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
-  Fd tx_kick_{eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
-  std::shared_ptr<RecordingInterrupt> irq_ = std::make_shared<RecordingInterrupt>();
   std::string dir_, out_path_;
   LoopThread loop_;
-  std::unique_ptr<Console> console_;
-  std::mutex mutex_;
-  std::string failure_;
+  std::shared_ptr<Console> console_;
+  std::unique_ptr<ProbedDevice> dev_;
+  Probe probed_ = Probe::kNone;
 };
 
 TEST_P(ConsoleQueueTest, TransmitChainReachesTheBackendAndCompletesWithZeroLength) {
   activate();
   std::memcpy(ram_.bytes().data() + kTxData, "hello ", 6);
   std::memcpy(ram_.bytes().data() + kTxData + 0x1000, "world\n", 6);
-  const uint16_t id = tx_.add({{kTxData, 6, false}, {kTxData + 0x1000, 6, false}});
-  tx_.publish();
-  kick(tx_kick_);
+  const uint16_t id = tx().add({{kTxData, 6, false}, {kTxData + 0x1000, 6, false}});
+  tx().publish();
+  kick(Console::kTxQueue);
 
-  EXPECT_EQ(wait_used(tx_, 1), (std::vector<UsedBuffer>{{id, 0}}));
+  EXPECT_EQ(wait_used(tx(), 1), (std::vector<UsedBuffer>{{id, 0}}));
   EXPECT_EQ(output(), "hello world\n");
-  EXPECT_EQ(irq_->used[Console::kTxQueue], 1);
+  EXPECT_EQ(signals().used[Console::kTxQueue], 1);
 }
 
 TEST_P(ConsoleQueueTest, TransmitChainsPublishedBeforeActivationAreDrained) {
   const uint16_t a = add_tx(kTxData, "one ");
   const uint16_t b = add_tx(kTxData + 0x100, "two");
-  tx_.publish();
+  tx().publish();
   activate();
-  EXPECT_EQ(wait_used(tx_, 2), (std::vector<UsedBuffer>{{a, 0}, {b, 0}}));
+  EXPECT_EQ(wait_used(tx(), 2), (std::vector<UsedBuffer>{{a, 0}, {b, 0}}));
   EXPECT_EQ(output(), "one two");
 }
 
 TEST_P(ConsoleQueueTest, TransmitHonoursInterruptSuppression) {
   if (packed()) {
-    tx_.set_no_interrupt(true);
+    tx().set_no_interrupt(true);
   } else {
-    tx_.set_used_event(0xffff);  // EVENT_IDX: not before used.idx passes 0xffff
+    tx().set_used_event(0xffff);  // EVENT_IDX: not before used.idx passes 0xffff
   }
   activate();
   add_tx(kTxData, "quiet");
-  tx_.publish();
-  kick(tx_kick_);
-  EXPECT_EQ(wait_used(tx_, 1).size(), 1u);
-  EXPECT_EQ(irq_->used[Console::kTxQueue], 0);
+  tx().publish();
+  kick(Console::kTxQueue);
+  EXPECT_EQ(wait_used(tx(), 1).size(), 1u);
+  EXPECT_EQ(signals().used[Console::kTxQueue], 0);
   EXPECT_EQ(output(), "quiet");
 }
 
 TEST_P(ConsoleQueueTest, InputLandsInReceiveBufferWithItsLength) {
-  const uint16_t id = rx_.add({{kRxData, 64, true}});
-  rx_.publish();
+  const uint16_t id = rx().add({{kRxData, 64, true}});
+  rx().publish();
   activate();
   const uint8_t text[] = {'l', 's', '\r'};
   EXPECT_EQ(console_->input(text), 3u);
 
-  EXPECT_EQ(wait_used(rx_, 1), (std::vector<UsedBuffer>{{id, 3}}));
+  EXPECT_EQ(wait_used(rx(), 1), (std::vector<UsedBuffer>{{id, 3}}));
   EXPECT_EQ(guest_bytes(kRxData, 3), "ls\r");
-  EXPECT_TRUE(wait_until([&] { return irq_->used[Console::kRxQueue] == 1; }));
+  EXPECT_TRUE(wait_until([&] { return signals().used[Console::kRxQueue] == 1; }));
   EXPECT_EQ(console_->buffered_input(), 0u);
 }
 
@@ -177,26 +199,26 @@ TEST_P(ConsoleQueueTest, InputBeforeActivationAndBeforeBuffersIsDeliveredLater) 
   activate();
   loop_.sync([] {});
   EXPECT_EQ(console_->buffered_input(), 5u);
-  EXPECT_TRUE(rx_.used().empty());
+  EXPECT_TRUE(rx().used().empty());
 
-  const uint16_t id = rx_.add({{kRxData, 64, true}});
-  rx_.publish();
-  EXPECT_TRUE(rx_.kick_needed());  // the device asked to hear about new buffers
-  kick(rx_kick_);
-  EXPECT_EQ(wait_used(rx_, 1), (std::vector<UsedBuffer>{{id, 5}}));
+  const uint16_t id = rx().add({{kRxData, 64, true}});
+  rx().publish();
+  EXPECT_TRUE(rx().kick_needed());  // the device asked to hear about new buffers
+  kick(Console::kRxQueue);
+  EXPECT_EQ(wait_used(rx(), 1), (std::vector<UsedBuffer>{{id, 5}}));
   EXPECT_EQ(guest_bytes(kRxData, 5), "early");
 }
 
 TEST_P(ConsoleQueueTest, InputLargerThanOneBufferFillsSeveral) {
-  const uint16_t a = rx_.add({{kRxData, 4, true}});
-  const uint16_t b = rx_.add({{kRxData + 0x100, 2, true}, {kRxData + 0x200, 2, true}});
-  const uint16_t c = rx_.add({{kRxData + 0x300, 4, true}});
-  rx_.publish();
+  const uint16_t a = rx().add({{kRxData, 4, true}});
+  const uint16_t b = rx().add({{kRxData + 0x100, 2, true}, {kRxData + 0x200, 2, true}});
+  const uint16_t c = rx().add({{kRxData + 0x300, 4, true}});
+  rx().publish();
   activate();
   const std::string text = "0123456789";
   console_->input({reinterpret_cast<const uint8_t*>(text.data()), text.size()});
 
-  EXPECT_EQ(wait_used(rx_, 3), (std::vector<UsedBuffer>{{a, 4}, {b, 4}, {c, 2}}));
+  EXPECT_EQ(wait_used(rx(), 3), (std::vector<UsedBuffer>{{a, 4}, {b, 4}, {c, 2}}));
   EXPECT_EQ(guest_bytes(kRxData, 4) + guest_bytes(kRxData + 0x100, 2) + guest_bytes(kRxData + 0x200, 2) +
                 guest_bytes(kRxData + 0x300, 2),
             text);
@@ -205,9 +227,9 @@ TEST_P(ConsoleQueueTest, InputLargerThanOneBufferFillsSeveral) {
 TEST_P(ConsoleQueueTest, CorruptTransmitChainFailsTheDeviceOnly) {
   activate();
   const uint16_t id = add_tx(kTxData, "x");
-  tx_.set_head(id, 200);  // out of range head / buffer id
-  tx_.publish();
-  kick(tx_kick_);
+  tx().set_head(id, 200);  // out of range head / buffer id
+  tx().publish();
+  kick(Console::kTxQueue);
 
   EXPECT_TRUE(wait_until([&] { return !failure().empty(); }));
   EXPECT_EQ(console_->counters().ring_errors, 1u);
@@ -216,12 +238,12 @@ TEST_P(ConsoleQueueTest, CorruptTransmitChainFailsTheDeviceOnly) {
 
 TEST_P(ConsoleQueueTest, ResetThenReactivateServesFreshRings) {
   activate();
-  loop_.sync([&] { console_->reset(); });
-  activate();  // the rings are untouched, so the fresh queues start where the driver is
+  reset();
+  activate();  // probed again: fresh rings, fresh queues
   const uint16_t id = add_tx(kTxData, "again");
-  tx_.publish();
-  kick(tx_kick_);
-  EXPECT_EQ(wait_used(tx_, 1), (std::vector<UsedBuffer>{{id, 0}}));
+  tx().publish();
+  kick(Console::kTxQueue);
+  EXPECT_EQ(wait_used(tx(), 1), (std::vector<UsedBuffer>{{id, 0}}));
   EXPECT_EQ(output(), "again");
 }
 
@@ -229,8 +251,7 @@ TEST_P(ConsoleQueueTest, SocketInputBeyondTheBufferWaitsInTheSocketAndIsNotLost)
   const std::string sock = dir_ + "/console.sock";
   auto console = Console::create({.mode = ConsoleConfig::Mode::kSocket, .path = sock}, "console0");
   ASSERT_TRUE(console.has_value());
-  console_ = std::move(*console);
-  ASSERT_TRUE(console_->start(loop_.loop()));
+  use(std::move(*console));
   Fd client(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -241,12 +262,12 @@ TEST_P(ConsoleQueueTest, SocketInputBeyondTheBufferWaitsInTheSocketAndIsNotLost)
   ASSERT_TRUE(wait_until([&] { return console_->buffered_input() == Console::kInputCapacity; }));
 
   constexpr uint32_t kChunk = 16 * 1024;
-  for (uint64_t i = 0; i < 6; ++i) rx_.add({{kRxData + i * kChunk, kChunk, true}});
-  rx_.publish();
+  for (uint64_t i = 0; i < 6; ++i) rx().add({{kRxData + i * kChunk, kChunk, true}});
+  rx().publish();
   activate();
   size_t delivered = 0;
   wait_until([&] {
-    for (const UsedBuffer& u : rx_.used()) delivered += u.len;
+    for (const UsedBuffer& u : rx().used()) delivered += u.len;
     return delivered == sent.size();
   });
   EXPECT_EQ(delivered, sent.size());

@@ -1,5 +1,6 @@
-// virtio-console without rings: features, config space, back-end creation
-// errors, and the socket, pty and file back-ends with real host fds.
+// virtio-console without traffic: features, config space (its change interrupt
+// through an mmio transport), back-end creation errors, and the socket, pty and
+// file back-ends with real host fds.
 #include "devices/virtio/console/console.h"
 
 #include <fcntl.h>
@@ -7,6 +8,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_console.h>
 #include <linux/virtio_ids.h>
+#include <linux/virtio_mmio.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -22,17 +24,18 @@
 #include <string>
 #include <vector>
 
-#include "tests/support/device_context.h"
+#include "tests/support/driver_queue.h"
 #include "tests/support/loop_thread.h"
-#include "tests/support/recording_interrupt.h"
+#include "tests/support/probed_device.h"
 #include "vmm/core/fd.h"
 
 namespace franca::virtio {
 namespace {
 
-using franca::testing::DeviceContextBuilder;
 using franca::testing::LoopThread;
-using franca::testing::RecordingInterrupt;
+using franca::testing::ProbedDevice;
+using franca::testing::ProbeOptions;
+using franca::testing::TestRam;
 using franca::testing::wait_until;
 
 constexpr uint64_t bit(unsigned n) { return uint64_t{1} << n; }
@@ -70,7 +73,7 @@ struct Rig {
   }
   ~Rig() { loop.stop(); }
   LoopThread loop;
-  std::unique_ptr<Console> console;
+  std::shared_ptr<Console> console;
 };
 
 uint16_t read_u16(Console& console, uint64_t offset) {
@@ -168,35 +171,33 @@ TEST(ConsoleConfigSpace, SetSizeUpdatesColsAndRows) {
 
 TEST(ConsoleConfigSpace, SetSizeRaisesConfigInterruptWhenSizeNegotiated) {
   Rig rig({.mode = ConsoleConfig::Mode::kNone, .path = {}});
-  auto& loop = rig.loop;
   auto& console = rig.console;
-  auto irq = std::make_shared<RecordingInterrupt>();
-  loop.sync([&] {
-    auto ctx = DeviceContextBuilder(loop.loop())
-                   .features(bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_CONSOLE_F_SIZE))
-                   .interrupt(irq)
-                   .build();
-    ASSERT_TRUE(console->activate(std::move(ctx)));
-  });
+  TestRam ram;
+  ProbedDevice dev(console, ram, rig.loop.loop());
+  ASSERT_TRUE(
+      dev.probe({.features = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_CONSOLE_F_SIZE), .queues = ProbeOptions::rings(2)}));
+  const uint32_t generation = dev.config_generation();
   console->set_size(100, 30);
-  EXPECT_TRUE(wait_until([&] { return irq->config == 1; }));
-  loop.sync([&] { console->reset(); });
+  EXPECT_TRUE(wait_until([&] { return dev.signals().config == 1; }));
+  EXPECT_TRUE(dev.interrupt_status() & VIRTIO_MMIO_INT_CONFIG);
+  EXPECT_NE(dev.config_generation(), generation);
+  EXPECT_EQ(dev.config<uint16_t>(offsetof(virtio_console_config, cols)), 100);
+  dev.reset();
 }
 
 TEST(ConsoleConfigSpace, SetSizeWithoutSizeFeatureRaisesNothing) {
   Rig rig({.mode = ConsoleConfig::Mode::kNone, .path = {}});
   auto& loop = rig.loop;
   auto& console = rig.console;
-  auto irq = std::make_shared<RecordingInterrupt>();
-  loop.sync([&] {
-    auto ctx = DeviceContextBuilder(loop.loop()).features(bit(VIRTIO_F_VERSION_1)).interrupt(irq).build();
-    ASSERT_TRUE(console->activate(std::move(ctx)));
-  });
+  TestRam ram;
+  ProbedDevice dev(console, ram, loop.loop());
+  ASSERT_TRUE(dev.probe({.features = bit(VIRTIO_F_VERSION_1), .queues = ProbeOptions::rings(2)}));
   console->set_size(100, 30);
   loop.sync([] {});
   loop.sync([] {});
-  EXPECT_EQ(irq->config, 0);
-  loop.sync([&] { console->reset(); });
+  EXPECT_EQ(dev.signals().config, 0);
+  EXPECT_EQ(dev.interrupt_status() & VIRTIO_MMIO_INT_CONFIG, 0u);
+  dev.reset();
 }
 
 TEST(ConsoleBackend, StdioReportsTheTerminalSizeOrTheDefault) {
