@@ -1,33 +1,29 @@
-// virtio-balloon end to end over driver-side rings in heap guest memory, with
-// the device on an event loop thread and a recording ReleaseFn in place of
-// madvise: what is released, what is refused, how queues are numbered.
+// virtio-balloon end to end: the device probed through an mmio transport as
+// Linux does (tests/support/probed_device.h), driver-side rings in heap guest
+// memory, the device on an event loop thread and a recording ReleaseFn in place
+// of madvise: what is released, what is refused, how queues are numbered.
 #include "devices/virtio/balloon/balloon.h"
 
 #include <gtest/gtest.h>
 #include <linux/virtio_balloon.h>
 #include <linux/virtio_config.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include "tests/support/device_context.h"
 #include "tests/support/driver_queue.h"
 #include "tests/support/loop_thread.h"
-#include "tests/support/recording_interrupt.h"
-#include "vmm/core/fd.h"
+#include "tests/support/probed_device.h"
 
 namespace franca::virtio {
 namespace {
 
-using franca::testing::DeviceContextBuilder;
 using franca::testing::DriverQueue;
-using franca::testing::FailureLog;
 using franca::testing::LoopThread;
-using franca::testing::RecordingInterrupt;
+using franca::testing::ProbedDevice;
+using franca::testing::ProbeOptions;
 using franca::testing::TestRam;
 using franca::testing::UsedBuffer;
 using franca::testing::wait_until;
@@ -45,7 +41,9 @@ struct Released {
 
 class BalloonTest : public ::testing::Test {
  protected:
+  // The balloon behind an mmio transport.
   void create(BalloonConfig config = {}) {
+    dev_.reset();
     auto b = Balloon::create(config, kRam, "balloon0", [this](uint8_t* host, uint64_t len) {
       std::lock_guard lock(mutex_);
       released_.push_back({static_cast<uint64_t>(host - ram_.bytes().data()), len});
@@ -53,37 +51,28 @@ class BalloonTest : public ::testing::Test {
     });
     ASSERT_TRUE(b.has_value()) << b.error().message;
     balloon_ = std::move(*b);
+    dev_ = std::make_unique<ProbedDevice>(balloon_, ram_.memory(), loop_.loop());
   }
   void TearDown() override {
-    if (balloon_) loop_.sync([&] { balloon_->reset(); });
+    dev_.reset();  // the transport stops the device (its reset() on the loop)
     loop_.stop();
   }
-  // Activates with `features` and `queues` driver-side queues (indices 0..n-1).
+  // Probes the device: the driver writes VERSION_1 | `features` and sets up
+  // `queues` rings (indices 0..n-1, as Linux numbers the queues it finds).
   void activate(uint64_t features, uint16_t queues) {
-    for (uint16_t q = 0; q < queues; ++q) {
-      driver_.push_back(std::make_unique<DriverQueue>(
-          ram_, franca::testing::DriverQueueOptions{.size = 32, .ring_base = kRing + q * 0x20000}));
-      kicks_.emplace_back(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    }
-    loop_.sync([&] {
-      DeviceContextBuilder builder(loop_.loop());
-      builder.memory(ram_.memory())
-          .features(bit(VIRTIO_F_VERSION_1) | features)
-          .interrupt(irq_)
-          .fail(failures_.recorder());
-      for (uint16_t q = 0; q < queues; ++q) builder.queue(q, *driver_[q], kicks_[q].get());
-      ASSERT_TRUE(balloon_->activate(builder.build()));
-    });
+    const auto result =
+        dev_->probe({.features = bit(VIRTIO_F_VERSION_1) | features, .queues = ProbeOptions::rings(queues, 32, kRing)});
+    ASSERT_TRUE(result.has_value()) << result.error().message;
   }
-  void kick(uint16_t q) {
-    const uint64_t one = 1;
-    ASSERT_EQ(::write(kicks_[q].get(), &one, sizeof(one)), 8);
-  }
+  // A QueueNotify write through the transport.
+  void kick(uint16_t q) { dev_->kick(q); }
+  DriverQueue& driver(uint16_t q) { return dev_->queue(q); }
+  std::vector<std::string> failures() { return dev_->failures(); }
   // Publishes `bytes` as one device-readable chain on queue q and kicks.
   uint16_t send(uint16_t q, const std::vector<uint8_t>& bytes, uint64_t at = kData) {
     std::memcpy(ram_.bytes().data() + at, bytes.data(), bytes.size());
-    const uint16_t id = driver_[q]->add({{at, static_cast<uint32_t>(bytes.size()), false}});
-    driver_[q]->publish();
+    const uint16_t id = driver(q).add({{at, static_cast<uint32_t>(bytes.size()), false}});
+    driver(q).publish();
     kick(q);
     return id;
   }
@@ -95,7 +84,7 @@ class BalloonTest : public ::testing::Test {
   std::vector<UsedBuffer> wait_used(uint16_t q, size_t count) {
     std::vector<UsedBuffer> all;
     wait_until([&] {
-      for (const UsedBuffer& u : driver_[q]->used()) all.push_back(u);
+      for (const UsedBuffer& u : driver(q).used()) all.push_back(u);
       return all.size() >= count;
     });
     return all;
@@ -115,11 +104,8 @@ class BalloonTest : public ::testing::Test {
 
   TestRam ram_{kRam};
   LoopThread loop_;
-  std::shared_ptr<RecordingInterrupt> irq_ = std::make_shared<RecordingInterrupt>();
-  FailureLog failures_;
-  std::vector<std::unique_ptr<DriverQueue>> driver_;
-  std::vector<Fd> kicks_;
-  std::unique_ptr<Balloon> balloon_;
+  std::shared_ptr<Balloon> balloon_;
+  std::unique_ptr<ProbedDevice> dev_;
   std::mutex mutex_;
   std::vector<Released> released_;
 };
@@ -171,7 +157,7 @@ TEST_F(BalloonTest, ASizeChangeRaisesAConfigInterruptAndMoreThanRamIsRefused) {
   create();
   activate(0, 2);
   ASSERT_TRUE(balloon_->set_size_mib(3));
-  EXPECT_TRUE(wait_until([&] { return irq_->config.load() == 1; }));
+  EXPECT_TRUE(wait_until([&] { return dev_->signals().config.load() == 1; }));
   EXPECT_EQ(balloon_->size_pages(), 3u * 256);
   EXPECT_FALSE(balloon_->set_size_mib(5));
   EXPECT_EQ(balloon_->size_pages(), 3u * 256);
@@ -191,18 +177,19 @@ TEST_F(BalloonTest, InflatedPagesAreReleasedMergedAndDeflatedOnesAreOnlyCounted)
   EXPECT_EQ(wait_used(Balloon::kDeflateQueue, 1), (std::vector<UsedBuffer>{{d, 0}}));
   EXPECT_EQ(released().size(), 2u);
   EXPECT_EQ(counter("pages_deflated"), 2u);
-  EXPECT_EQ(irq_->used[Balloon::kInflateQueue], 1);
-  EXPECT_TRUE(failures_.reasons().empty());
+  EXPECT_EQ(dev_->signals().used[Balloon::kInflateQueue], 1);
+  EXPECT_TRUE(failures().empty());
 }
 
 TEST_F(BalloonTest, APfnOutsideRamIsARingErrorAndNothingOfTheRequestIsReleased) {
   create();
   activate(0, 2);
   send(Balloon::kInflateQueue, pfns({0x80, kRam >> 12, 0x81}));
-  EXPECT_TRUE(wait_until([&] { return !failures_.reasons().empty(); }));
-  EXPECT_NE(failures_.reasons()[0].find("outside guest RAM"), std::string::npos) << failures_.reasons()[0];
+  EXPECT_TRUE(wait_until([&] { return !failures().empty(); }));
+  EXPECT_NE(failures()[0].find("outside guest RAM"), std::string::npos) << failures()[0];
   EXPECT_TRUE(released().empty());
   EXPECT_EQ(balloon_->counters().ring_errors.load(), 1u);
+  EXPECT_TRUE(dev_->needs_reset());  // what the driver sees through the transport
   // Stopped: later requests are not served until the driver resets the device.
   send(Balloon::kInflateQueue, pfns({0x90}), kData + 0x1000);
   EXPECT_TRUE(released().empty());
@@ -217,18 +204,18 @@ TEST_F(BalloonTest, APartialPfnIsCountedAndTheRestServed) {
   EXPECT_EQ(wait_used(Balloon::kInflateQueue, 1).size(), 1u);
   EXPECT_EQ(released(), (std::vector<Released>{{0x90000, 0x1000}}));
   EXPECT_EQ(balloon_->counters().errors.load(), 1u);
-  EXPECT_TRUE(failures_.reasons().empty());
+  EXPECT_TRUE(failures().empty());
 }
 
 TEST_F(BalloonTest, APfnArrayOverOneMibIsARingError) {
   create();
   activate(0, 2);
-  const uint16_t id = driver_[0]->add({{kData, Balloon::kMaxPfnBytes / 2, false},
-                                       {kData + Balloon::kMaxPfnBytes / 2, Balloon::kMaxPfnBytes / 2 + 4, false}});
+  const uint16_t id = driver(0).add({{kData, Balloon::kMaxPfnBytes / 2, false},
+                                     {kData + Balloon::kMaxPfnBytes / 2, Balloon::kMaxPfnBytes / 2 + 4, false}});
   (void)id;
-  driver_[0]->publish();
+  driver(0).publish();
   kick(0);
-  EXPECT_TRUE(wait_until([&] { return !failures_.reasons().empty(); }));
+  EXPECT_TRUE(wait_until([&] { return !failures().empty(); }));
   EXPECT_TRUE(released().empty());
 }
 
@@ -246,13 +233,13 @@ TEST_F(BalloonTest, StatsAreKeptUntilTheDeviceAsksAndThenRefreshed) {
   const uint16_t first = send(2, stats);
   EXPECT_TRUE(wait_until([&] { return balloon_->stats().updates == 1; }));
   EXPECT_EQ(balloon_->stats().values, (std::vector<balloon::Stat>{{4, 1000}, {5, 4000}}));
-  EXPECT_TRUE(driver_[2]->used().empty());  // held: the driver waits for the device to ask
+  EXPECT_TRUE(driver(2).used().empty());  // held: the driver waits for the device to ask
 
   // Asking returns the buffer; the driver refills it with new values.
   std::vector<UsedBuffer> used;
   std::thread refill([&] {
     wait_until([&] {
-      for (const UsedBuffer& u : driver_[2]->used()) used.push_back(u);
+      for (const UsedBuffer& u : driver(2).used()) used.push_back(u);
       return !used.empty();
     });
     const uint64_t v = 2000;
@@ -270,9 +257,9 @@ TEST_F(BalloonTest, StatsArePolledEveryPeriod) {
   create({.stats_period_s = 1});
   activate(bit(VIRTIO_BALLOON_F_STATS_VQ), 3);
   const uint16_t id = send(2, std::vector<uint8_t>(10));
-  EXPECT_TRUE(wait_until([&] { return !driver_[2]->used().empty(); }));  // the timer returned it
+  EXPECT_TRUE(wait_until([&] { return !driver(2).used().empty(); }));  // the timer returned it
   (void)id;
-  EXPECT_GE(irq_->used[2], 1);
+  EXPECT_GE(dev_->signals().used[2], 1);
 }
 
 // Linux numbers the queues of negotiated features only: without STATS_VQ the
@@ -284,15 +271,14 @@ TEST_P(BalloonReportingTest, ReportedRangesAreReleasedOnceOnTheRightQueue) {
   create({.free_page_reporting = true});
   activate(bit(VIRTIO_BALLOON_F_REPORTING) | (stats ? bit(VIRTIO_BALLOON_F_STATS_VQ) : 0), stats ? 4 : 3);
   const uint16_t q = stats ? 3 : 2;
-  const uint16_t id =
-      driver_[q]->add({{0x200000, 0x100000, true}, {0x280000, 0x100000, true}, {0x10800, 0x1000, true}});
-  driver_[q]->publish();
+  const uint16_t id = driver(q).add({{0x200000, 0x100000, true}, {0x280000, 0x100000, true}, {0x10800, 0x1000, true}});
+  driver(q).publish();
   kick(q);
   EXPECT_EQ(wait_used(q, 1), (std::vector<UsedBuffer>{{id, 0}}));
   // Overlap merged; the unaligned buffer has no whole page.
   EXPECT_EQ(released(), (std::vector<Released>{{0x200000, 0x180000}}));
   EXPECT_EQ(counter("pages_reported"), 0x180u);
-  EXPECT_TRUE(failures_.reasons().empty());
+  EXPECT_TRUE(failures().empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(WithAndWithoutStats, BalloonReportingTest, ::testing::Bool());
@@ -302,7 +288,7 @@ TEST_F(BalloonTest, ResetDropsTheHeldStatsBufferAndStopsStatsRequests) {
   activate(bit(VIRTIO_BALLOON_F_STATS_VQ), 3);
   send(2, std::vector<uint8_t>(10));
   EXPECT_TRUE(wait_until([&] { return balloon_->stats().updates == 1; }));
-  loop_.sync([&] { balloon_->reset(); });
+  dev_->reset();
   EXPECT_FALSE(balloon_->stats_negotiated());
   EXPECT_FALSE(balloon_->request_stats(std::chrono::milliseconds(10)));
 }
