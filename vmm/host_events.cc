@@ -6,7 +6,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
+#include <memory>
 
 #include <spdlog/spdlog.h>
 
@@ -35,10 +37,35 @@ Result<void> HostEvents::watch_signals(StopFn stop) {
   });
 }
 
-Result<void> HostEvents::add_periodic(std::chrono::milliseconds period, std::function<void()> fn) {
+namespace {
+// The state an on-demand timer's arm function and its loop callback share; the
+// arm function may be called (from a vCPU) after HostEvents is gone, so it owns
+// the timerfd (the loop's watch of it is removed before HostEvents goes).
+struct OnDemandTimer {
+  Fd fd;
   itimerspec spec{};
-  spec.it_value.tv_nsec = spec.it_interval.tv_nsec = period.count() * 1000000;
-  return add_timer(spec, std::move(fn));
+  std::atomic<bool> armed{false};
+  void arm() {
+    if (!armed.exchange(true)) timerfd_settime(fd.get(), 0, &spec, nullptr);
+  }
+};
+}  // namespace
+
+Result<HostEvents::ArmFn> HostEvents::add_on_demand(std::chrono::milliseconds period, std::function<bool()> fn) {
+  auto timer = std::make_shared<OnDemandTimer>();
+  timer->fd = Fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!timer->fd.valid()) return errno_error("timerfd_create");
+  timer->spec.it_value.tv_nsec = period.count() * 1000000;  // one-shot: it_interval stays 0
+  auto watched = watch(timer->fd.get(), [timer, fn = std::move(fn)](uint32_t) {
+    uint64_t expirations;
+    if (::read(timer->fd.get(), &expirations, sizeof(expirations)) != sizeof(expirations)) return;
+    // Disarm before the check: an arm() racing with it either sees false and
+    // re-arms, or happened before the check, which then sees what it armed for.
+    timer->armed.store(false);
+    if (fn()) timer->arm();
+  });
+  if (!watched) return std::unexpected(watched.error());
+  return ArmFn([timer] { timer->arm(); });
 }
 
 Result<void> HostEvents::add_timeout(double seconds, std::function<void()> fn) {

@@ -1,5 +1,5 @@
 // The host's events on the vmm-io loop: SIGINT/SIGTERM through a signalfd,
-// timers (--timeout, periodic ticks), and host stdin fed to one HostInputSink
+// timers (--timeout, on-demand checks), and host stdin fed to one HostInputSink
 // (raw mode and the Ctrl-A x escape when stdin is a terminal). Every callback
 // runs on the loop thread; Vm decides what a stop or an expiry means.
 #pragma once
@@ -30,8 +30,12 @@ class HostEvents {
   Result<void> watch_signals(StopFn stop);
   // Runs `fn` once, `seconds` from now (at least 1 ns).
   Result<void> add_timeout(double seconds, std::function<void()> fn);
-  // Runs `fn` every `period` (< 1 s).
-  Result<void> add_periodic(std::chrono::milliseconds period, std::function<void()> fn);
+  // A timer that runs only when asked: the returned `arm` (callable from any
+  // thread, cheap when already armed) makes `fn` run once on the loop `period`
+  // (< 1 s) later; `fn` returning true arms it again. So a check that is only
+  // needed while something is pending costs no wakeups while nothing is.
+  using ArmFn = std::function<void()>;
+  Result<ArmFn> add_on_demand(std::chrono::milliseconds period, std::function<bool()> fn);
   // Feeds host stdin to `sink` until EOF (the guest keeps running after it). On
   // a terminal: raw mode, and Ctrl-A x is stop(kSignal, 130).
   void feed_stdin(std::shared_ptr<HostInputSink> sink, StopFn stop);

@@ -252,7 +252,13 @@ Result<void> Vm::setup_host_events() {
     if (auto r = host_events_->add_timeout(seconds, expired); !r) return r;
   }
   if (stdio_input_) host_events_->feed_stdin(stdio_input_, stop);
-  return host_events_->add_periodic(std::chrono::milliseconds(100), [this] { serial_->resend_stuck_interrupt(); });
+  // The UART's lost-edge check runs 100 ms after each edge it sends and again
+  // while an interrupt stays pending, never while the UART is idle.
+  auto arm =
+      host_events_->add_on_demand(std::chrono::milliseconds(100), [this] { return serial_->resend_stuck_interrupt(); });
+  if (!arm) return std::unexpected(arm.error());
+  serial_->set_on_interrupt(std::move(*arm));
+  return {};
 }
 
 void Vm::request_stop(StopReason reason, int exit_code) {

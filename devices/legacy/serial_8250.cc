@@ -35,9 +35,10 @@ void Serial8250::write(uint64_t offset, std::span<const uint8_t> data) {
     const bool dlab = lcr_ & UART_LCR_DLAB;
     const bool may_raise = offset == UART_MCR || (!dlab && (offset == UART_TX || offset == UART_IER));
     raise = may_raise && irq_pending_locked();
+    if (raise) iir_read_since_check_ = false;
   }
   if (out && sink_) sink_(std::span<const uint8_t>(&*out, 1));
-  if (raise) irq_->pulse();
+  if (raise) pulse();
 }
 
 size_t Serial8250::enqueue_input(std::span<const uint8_t> bytes) {
@@ -47,19 +48,27 @@ size_t Serial8250::enqueue_input(std::span<const uint8_t> bytes) {
     std::lock_guard lock(mutex_);
     while (taken < bytes.size() && rx_.size() < kRxCapacity) rx_.push_back(bytes[taken++]);
     raise = taken > 0 && irq_pending_locked();
+    if (raise) iir_read_since_check_ = false;
   }
-  if (raise) irq_->pulse();
+  if (raise) pulse();
   return taken;
 }
 
-void Serial8250::resend_stuck_interrupt() {
-  bool raise;
+bool Serial8250::resend_stuck_interrupt() {
+  bool raise, pending;
   {
     std::lock_guard lock(mutex_);
-    raise = irq_pending_locked() && !iir_read_since_check_;
+    pending = irq_pending_locked();
+    raise = pending && !iir_read_since_check_;
     iir_read_since_check_ = false;
   }
   if (raise) irq_->pulse();
+  return pending;
+}
+
+void Serial8250::pulse() {
+  irq_->pulse();
+  if (on_interrupt_) on_interrupt_();
 }
 
 uint8_t Serial8250::read_register(uint64_t offset) {

@@ -34,10 +34,17 @@ class Serial8250 : public BusDevice, public HostInputSink {
   // HostInputSink: the same as enqueue_input (--serial stdio).
   size_t input(std::span<const uint8_t> bytes) override { return enqueue_input(bytes); }
 
-  // Called periodically (vmm-io loop): re-sends the interrupt if one has been
-  // pending since the last call without the guest reading IIR, so an edge lost
+  // `fn` runs (on the thread that caused it, outside the UART's lock) after
+  // every interrupt edge the UART sends: the owner schedules a
+  // resend_stuck_interrupt() check for a little later. Set before the guest runs.
+  void set_on_interrupt(std::function<void()> fn) { on_interrupt_ = std::move(fn); }
+
+  // The check (vmm-io loop): re-sends the interrupt if one has been pending
+  // since the last edge or check without the guest reading IIR, so an edge lost
   // while the guest had the IOAPIC pin masked cannot stall the tty forever.
-  void resend_stuck_interrupt();
+  // Returns true while an interrupt is still pending (check again later), false
+  // once there is none, so an idle UART needs no periodic wakeup.
+  bool resend_stuck_interrupt();
 
  private:
   uint8_t read_register(uint64_t offset);
@@ -47,8 +54,12 @@ class Serial8250 : public BusDevice, public HostInputSink {
   // True when an interrupt condition is pending and OUT2 lets it reach the bus.
   bool irq_pending_locked() const;
 
+  // Sends the edge, then tells the owner (on_interrupt_).
+  void pulse();
+
   std::shared_ptr<IrqLine> irq_;
   Sink sink_;
+  std::function<void()> on_interrupt_;
   std::mutex mutex_;
   std::deque<uint8_t> rx_;
   uint8_t ier_ = 0, lcr_ = 0, mcr_ = 0, scr_ = 0, dll_ = 0x0c, dlm_ = 0, fcr_ = 0;

@@ -115,8 +115,26 @@ TEST_F(Serial8250Test, PeriodicCheckStaysQuietWhileTheGuestServicesInterrupts) {
 }
 
 TEST_F(Serial8250Test, PeriodicCheckIsQuietWithNothingPending) {
-  uart_.resend_stuck_interrupt();
+  EXPECT_FALSE(uart_.resend_stuck_interrupt());
   EXPECT_EQ(irq_->raised, 0);
+}
+
+// The owner schedules its check from on_interrupt: it is told of every edge,
+// and the check asks to run again only while an interrupt is still pending.
+TEST_F(Serial8250Test, EveryEdgeIsReportedAndTheCheckSaysWhileOneIsPending) {
+  int reported = 0;
+  uart_.set_on_interrupt([&] { ++reported; });
+  enable_irqs(UART_IER_THRI | UART_IER_RDI);
+  EXPECT_EQ(reported, irq_->raised);
+  EXPECT_TRUE(uart_.resend_stuck_interrupt());  // THRE unanswered: re-sent, still pending
+  in(UART_IIR);                                 // the guest's handler reads IIR: THRE cleared
+  EXPECT_FALSE(uart_.resend_stuck_interrupt());
+  const uint8_t b = 'x';
+  uart_.enqueue_input(std::span(&b, 1));
+  EXPECT_EQ(reported, 2);  // the first edge and the input's (the check's resend is not reported)
+  EXPECT_TRUE(uart_.resend_stuck_interrupt());
+  in(UART_RX);
+  EXPECT_FALSE(uart_.resend_stuck_interrupt());
 }
 
 TEST_F(Serial8250Test, SettingOut2WithAPendingInterruptSignalsIt) {
