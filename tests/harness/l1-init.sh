@@ -53,6 +53,9 @@ say "[L1] up after $(cut -d' ' -f1 /proc/uptime)s of L1 uptime"
 # Heartbeat for the harness's watchdog: L1's uptime in the out share every 10 s.
 # When it stops, L1's own user space no longer runs (wedged or dying).
 (while :; do cut -d' ' -f1 /proc/uptime >/out/heartbeat; sleep 10; done) </dev/null >/dev/null 2>&1 &
+# L1's kernel text symbols (KASLR'd addresses) for the post-mortem of a stuck
+# or dead L1: tests/harness/symbolise.py names the RIPs in QEMU's dumps.
+(awk '$2 ~ /^[tTwW]$/' /proc/kallsyms >/out/kallsyms.tmp && mv /out/kallsyms.tmp /out/kallsyms) </dev/null >/dev/null 2>&1 &
 chroot /host /bin/bash "$OUTDIR/cmd.sh" </dev/null >/dev/ttyS1 2>&1
 echo $? >/out/rc
 sync

@@ -156,6 +156,12 @@ l1_post_mortem() {
   python3 "$repo/tests/harness/qemu-monitor.py" "$out/monitor.sock" "info status" "info cpus" "info registers -a" \
     "sleep 5" "info cpus" "info registers -a" "sendkey alt-sysrq-w" "sleep 5" "sendkey alt-sysrq-t" "sleep 15"
 }
+# l1_symbols FILE...: the kernel functions the RIPs in QEMU's register dumps
+# fall in, from the kallsyms L1 wrote at boot (KASLR makes raw RIPs meaningless).
+l1_symbols() {
+  [[ -s $out/kallsyms ]] || { echo "(no symbols: L1 did not write its kallsyms)"; return; }
+  python3 "$repo/tests/harness/symbolise.py" "$out/kallsyms" "$@" 2>&1 || true
+}
 mtime() { stat -c %Y "$1" 2>/dev/null || echo 0; }
 watchdog() {
   local dir=$1 limit=$2 beat_limit=$3 newest now why
@@ -173,6 +179,7 @@ watchdog() {
     echo "run-on-kvm: $why, stopping it" >&2
     echo "$why" >"$out/stalled"
     l1_post_mortem >"$out/l1-stall.log" 2>&1
+    l1_symbols "$out/l1-stall.log" | tee -a "$out/l1-stall.log" | sed 's/^/run-on-kvm: L1 vCPU at /' >&2
     echo "run-on-kvm: L1's vCPU registers (twice, 5 s apart) and its sysrq w/t task dumps: $out/l1-stall.log, $out/l1-console.log" >&2
     pkill -f -- "path=${out//,/,,},mount_tag=out" || true
     return
@@ -235,6 +242,7 @@ if [[ ! -s $out/rc ]]; then
   # (a CPU reset's dump without its FPU/vector registers: the last one is where L1 died)
   grep -vE '^(FCW|FPR|XMM|YMM|ZMM|Opmask)' "$out/qemu.log" >"$out/qemu-short.log" 2>/dev/null
   show_tail "$out/qemu-short.log" 12 "qemu -d"
+  [[ ! -s $out/qemu-short.log ]] || l1_symbols "$out/qemu-short.log" | sed 's/^/  [L1 at reset] /' >&2
   echo "run-on-kvm: $logs" >&2
   exit 125
 fi
