@@ -65,6 +65,76 @@ time_to_marker() {
   echo "$name $ms $overhead"
 }
 
+# vmm_cpu_ticks PID: the CPU a VMM process spent outside its vCPU threads, in
+# clock ticks (getconf CLK_TCK): the process's utime + stime (every thread's,
+# exited io_uring workers included; the kernel keeps that sum exact) minus its
+# vCPU threads' (franca's "vcpuN", QEMU's "CPU N/KVM": their time is mostly the
+# guest's own), plus its vhost workers' (the vhost-PID kernel threads of Linux
+# < 6.4). So: the VMM's I/O threads, main loop and kernel workers. (Not guest
+# time subtracted from the total: /proc's guest_time is sampled per tick while
+# utime + stime are exact, and their difference can run backwards.) -1 once
+# PID is gone.
+vmm_cpu_ticks() {
+  local pid=$1 line comm f total t
+  read -r line 2>/dev/null <"/proc/$pid/stat" || { echo -1; return; }
+  read -r -a f <<<"${line##*) }"  # f[0] is field 3 (state): utime is field 14, stime 15
+  total=$((f[11] + f[12]))
+  for t in /proc/"$pid"/task/*; do
+    read -r comm 2>/dev/null <"$t/comm" || continue
+    [[ $comm == vcpu[0-9]* || $comm == "CPU "*/KVM ]] || continue
+    read -r line 2>/dev/null <"$t/stat" || continue
+    read -r -a f <<<"${line##*) }"
+    total=$((total - f[11] - f[12]))
+  done
+  for t in $(pgrep -x "vhost-$pid" 2>/dev/null || true); do
+    read -r line 2>/dev/null <"/proc/$t/stat" || continue
+    read -r -a f <<<"${line##*) }"
+    total=$((total + f[11] + f[12]))
+  done
+  echo "$total"
+}
+
+# cpu_marks PID LOG OUT: until PID exits, follows the guest console LOG (which
+# must exist) and appends "NAME TICKS" to OUT for each line "FRANCA_CPU NAME"
+# the guest prints, TICKS being vmm_cpu_ticks PID when the host saw the line
+# (polled every 0.1 s, without a fork per poll). A benchmark's guest prints a
+# mark before and after each measured phase; the difference is that phase's
+# VMM CPU.
+cpu_marks() {
+  local pid=$1 log=$2 out=$3 line partial="" con tick fifo
+  fifo=$(mktemp -u) && mkfifo "$fifo" && exec {tick}<>"$fifo" && rm -f "$fifo"
+  exec {con}<"$log"
+  while kill -0 "$pid" 2>/dev/null; do
+    while IFS= read -r -u "$con" line; do
+      line=$partial${line%$'\r'} partial=""
+      [[ ! $line =~ FRANCA_CPU\ ([A-Za-z0-9_-]+) ]] || echo "${BASH_REMATCH[1]} $(vmm_cpu_ticks "$pid")" >>"$out"
+    done
+    partial+=$line
+    read -r -t 0.1 -u "$tick" _ || true
+  done
+  exec {con}<&- {tick}>&-
+}
+
+# vmm_pid PID: PID, or the VMM it runs when PID is timeout(1) (waits for its exec).
+vmm_pid() {
+  local pid=$1 child i
+  for ((i = 0; i < 50; i++)); do
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == timeout ]] || { echo "$pid"; return; }
+    child=$(pgrep -P "$pid" 2>/dev/null | head -n 1 || true)
+    [[ -z $child || $(cat "/proc/$child/comm" 2>/dev/null) == timeout ]] || { echo "$child"; return; }
+    sleep 0.1
+  done
+  echo "$pid"
+}
+
+# median_range [DIGITS]: "median (min-max)" of the numbers on stdin ("-" for none).
+median_range() {
+  sort -g | awk -v d="${1:-0}" '{ v[NR] = $1 }
+    END { if (!NR) { print "-"; exit }
+          m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+          printf "%.*f (%.*f-%.*f)\n", d, m, d, v[1], d, v[NR] }'
+}
+
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print -1; else if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a >= 0) printf "%.2f", a / b; else print "n/a" }'; }
 
