@@ -56,6 +56,9 @@ say "[L1] up after $(cut -d' ' -f1 /proc/uptime)s of L1 uptime"
 # L1's kernel text symbols (KASLR'd addresses) for the post-mortem of a stuck
 # or dead L1: tests/harness/symbolise.py names the RIPs in QEMU's dumps.
 (awk '$2 ~ /^[tTwW]$/' /proc/kallsyms >/out/kallsyms.tmp && mv /out/kallsyms.tmp /out/kallsyms) </dev/null >/dev/null 2>&1 &
+# An idle KVM VM held for L1's whole life, so L2 VMs coming and going do not
+# make L1's kernel patch its own code (tests/harness/kvm-hold.py says why).
+[ ! -f /out/kvm-hold.py ] || chroot /host python3 "$OUTDIR/kvm-hold.py" </dev/null >/out/kvm-hold.log 2>&1 &
 chroot /host /bin/bash "$OUTDIR/cmd.sh" </dev/null >/dev/ttyS1 2>&1
 echo $? >/out/rc
 sync

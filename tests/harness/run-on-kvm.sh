@@ -82,6 +82,7 @@ cleanup() {
   if [[ -n ${FRANCA_L1_LOG_DIR:-} ]]; then
     mkdir -p "$FRANCA_L1_LOG_DIR" && cp -f "$out/l1-console.log" "$out/qemu.log" "$FRANCA_L1_LOG_DIR/" 2>/dev/null
     [[ ! -f $out/l1-stall.log ]] || cp -f "$out/l1-stall.log" "$FRANCA_L1_LOG_DIR/"
+    [[ ! -f $out/l1-down.log ]] || cp -f "$out/l1-down.log" "$FRANCA_L1_LOG_DIR/"
   fi
   [[ $keep == 1 || $failed == 1 ]] || rm -rf "$out"
 }
@@ -133,6 +134,8 @@ while read -r d mode; do  # sorted: parents are mounted before their subdirector
   qargs+=(-virtfs "local,path=${d//,/,,},mount_tag=$mode$i,security_model=none,multidevs=remap$ro")
   echo "$mode$i $d ${ro:+ro}" >>"$out/rw"; i=$((i + 1))
 done < <(printf '%s\n' "${shares[@]}" | LC_ALL=C sort -u)
+# L1 holds an idle KVM VM (kvm-hold.py: why); FRANCA_L1_KVM_HOLD=0 leaves it out.
+[[ ${FRANCA_L1_KVM_HOLD:-1} == 0 ]] || cp "$repo/tests/harness/kvm-hold.py" "$out/"
 { echo "OUTDIR=$(q "$out")"; echo "SCRATCH=$(q "${scratch:+$FRANCA_SCRATCH}")"; } >"$out/l1.conf"
 
 if [[ -n $scratch ]]; then
@@ -163,9 +166,30 @@ l1_symbols() {
   python3 "$repo/tests/harness/symbolise.py" "$out/kallsyms" "$@" 2>&1 || true
 }
 mtime() { stat -c %Y "$1" 2>/dev/null || echo 0; }
+# l1_paused: true when QEMU has paused on L1's shutdown (see -action below).
+l1_paused() {
+  python3 "$repo/tests/harness/qemu-monitor.py" "$out/monitor.sock" "info status" 2>/dev/null | grep -q 'paused (shutdown)'
+}
+# l1_went_down: L1 shut down (QEMU paused) without writing CMD's status: where
+# its CPUs were (a triple fault leaves the faulting instruction in RIP; a panic,
+# the reboot path), named from L1's kallsyms, into l1-down.log; then quit.
+l1_went_down() {
+  python3 "$repo/tests/harness/qemu-monitor.py" "$out/monitor.sock" "info status" "info cpus" "info registers -a" \
+    >"$out/l1-down.log" 2>&1
+  l1_symbols "$out/l1-down.log" >>"$out/l1-down.log"
+}
 watchdog() {
-  local dir=$1 limit=$2 beat_limit=$3 newest now why
-  while sleep 20; do
+  local dir=$1 limit=$2 beat_limit=$3 newest now why tick=0
+  while sleep 2; do
+    # Every 2 s once CMD's status is there or the heartbeat is late: has L1 gone down?
+    if [[ -s $out/rc ]] || { [[ -f $out/heartbeat ]] && (($(date +%s) - $(mtime "$out/heartbeat") > 15)); }; then
+      if l1_paused; then
+        [[ -s $out/rc ]] || l1_went_down
+        python3 "$repo/tests/harness/qemu-monitor.py" "$out/monitor.sock" "quit" >/dev/null 2>&1
+        return
+      fi
+    fi
+    ((++tick % 10 == 0)) || continue  # the stall rules every 20 s
     now=$(date +%s) why=""
     if [[ -f $out/heartbeat ]] && ((now - $(mtime "$out/heartbeat") > beat_limit)); then
       why="no heartbeat from L1 for ${beat_limit}s (last: $(cat "$out/heartbeat" 2>/dev/null)s of L1 uptime): L1 is stuck"
@@ -185,6 +209,9 @@ watchdog() {
     return
   done
 }
+# Without python3 (the monitor client) nothing could unpause QEMU: plain -no-reboot.
+down_action=(-no-reboot)
+! command -v python3 >/dev/null || down_action=(-action reboot=shutdown,shutdown=pause)
 watch_start=$(date +%s)
 watchdog "${FRANCA_L1_STALL_DIR:-}" "${FRANCA_L1_STALL_SECS:-720}" "${FRANCA_L1_HEARTBEAT_SECS:-240}" &
 watch_pid=$!
@@ -193,6 +220,11 @@ echo "[run-on-kvm] booting a nested L1 under QEMU TCG (usually 10-30 s); its con
 start=$(date +%s%N)
 set +e
 # ttyS0 (L1's kernel console) to a file, ttyS1 (CMD's output) to stdout.
+# -action reboot=shutdown,shutdown=pause: L1 never boots twice (as -no-reboot),
+# and whatever takes it down — its poweroff, a panic's reboot, a triple fault —
+# pauses QEMU with every CPU's state still where it was: the watchdog quits QEMU
+# at once after a normal end (CMD's status written) and takes a post-mortem
+# first otherwise (l1_went_down).
 # -xsave: QEMU before 8.2 (Debian 12 ships 7.2) does not check the SVM XSETBV
 # intercept under TCG (fixed upstream by 24b34590d07f, "target/i386: check
 # intercept for XSETBV"), so L1's KVM never sees an L2 guest's XSETBV, keeps
@@ -204,7 +236,7 @@ set +e
 # offer it from the raw CPUID: take out the VEX (AVX) family, PKU and MPX too.
 timeout -k 10 "${FRANCA_L1_TIMEOUT:-3600}" qemu-system-x86_64 \
   -accel tcg,thread=multi -cpu max,-xsave,-avx,-avx2,-fma,-f16c,-vaes,-pku,-mpx -smp "${FRANCA_L1_CPUS:-2}" -m "${FRANCA_L1_MEM:-3072}" \
-  -nodefaults -no-user-config -display none -vga none -no-reboot \
+  -nodefaults -no-user-config -display none -vga none "${down_action[@]}" \
   -monitor "unix:$out/monitor.sock,server=on,wait=off" \
   -serial "file:$out/l1-console.log" -serial stdio -d cpu_reset,guest_errors -D "$out/qemu.log" \
   -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "console=ttyS0 panic=-1" \
@@ -242,7 +274,10 @@ if [[ ! -s $out/rc ]]; then
   # (a CPU reset's dump without its FPU/vector registers: the last one is where L1 died)
   grep -vE '^(FCW|FPR|XMM|YMM|ZMM|Opmask)' "$out/qemu.log" >"$out/qemu-short.log" 2>/dev/null
   show_tail "$out/qemu-short.log" 12 "qemu -d"
-  [[ ! -s $out/qemu-short.log ]] || l1_symbols "$out/qemu-short.log" | sed 's/^/  [L1 at reset] /' >&2
+  if [[ -s $out/l1-down.log ]]; then
+    echo "run-on-kvm: L1's CPUs where it went down (QEMU paused there): $out/l1-down.log" >&2
+    grep -E '^(CPU#|RIP=|RIP )|^\* CPU|CPU #' "$out/l1-down.log" | sed 's/^/  [L1 down] /' >&2
+  fi
   echo "run-on-kvm: $logs" >&2
   exit 125
 fi
