@@ -114,4 +114,16 @@ Result<std::optional<DecompressedKernel>> decompressed_kernel(const firmware::Bz
   return DecompressedKernel{std::move(*elf), std::move(read), std::move(origin)};
 }
 
+Result<BootKernel> open_boot_kernel(const std::string& path, const KernelCacheOption& option) {
+  auto kernel = firmware::load_kernel_file(path);
+  if (!kernel) return std::unexpected(kernel.error());
+  if (kernel->vmlinux) {
+    DecompressedKernel direct{std::move(*kernel->vmlinux), std::move(kernel->file), fmt::format("vmlinux {}", path)};
+    return BootKernel{std::move(kernel->image), std::move(direct)};
+  }
+  auto direct = decompressed_kernel(kernel->image, option);
+  if (!direct) return std::unexpected(direct.error());
+  return BootKernel{std::move(kernel->image), std::move(*direct)};
+}
+
 }  // namespace franca

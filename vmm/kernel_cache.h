@@ -16,6 +16,7 @@
 #include <string>
 
 #include "firmware/bzimage.h"
+#include "firmware/kernel_file.h"
 #include "firmware/vmlinux.h"
 #include "vmm/config.h"
 #include "vmm/core/error.h"
@@ -42,5 +43,14 @@ uint64_t kernel_hash(std::span<const uint8_t> bytes);
 // through the guest's own decompressor then. A corrupt payload is a usage error.
 Result<std::optional<DecompressedKernel>> decompressed_kernel(const firmware::BzImage& image,
                                                               const KernelCacheOption& option);
+
+// --kernel: a bzImage with its decompressed kernel (per `option`; nullopt: the
+// guest decompresses it), or an uncompressed vmlinux, loaded as it is (the
+// cache is not involved) behind the setup header franca writes for it.
+struct BootKernel {
+  firmware::BzImage image;
+  std::optional<DecompressedKernel> direct;
+};
+Result<BootKernel> open_boot_kernel(const std::string& path, const KernelCacheOption& option);
 
 }  // namespace franca

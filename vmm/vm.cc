@@ -69,10 +69,8 @@ Result<firmware::InitrdSource> open_initrd(const std::string& path) {
 
 Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config) {
   // Inputs first: a bad kernel or size is the user's error whatever the host has.
-  auto image = firmware::load_bzimage_file(config.kernel);
-  if (!image) return std::unexpected(image.error());
-  auto direct = decompressed_kernel(*image, config.kernel_cache);
-  if (!direct) return std::unexpected(direct.error());
+  auto kernel = open_boot_kernel(config.kernel, config.kernel_cache);
+  if (!kernel) return std::unexpected(kernel.error());
   firmware::InitrdSource initrd;
   if (!config.initrd.empty()) {
     auto bytes = open_initrd(config.initrd);
@@ -99,7 +97,7 @@ Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config) {
   for (auto step : {&Vm::setup_memory, &Vm::setup_devices}) {
     if (auto r = (vm.get()->*step)(); !r) return std::unexpected(r.error());
   }
-  if (auto r = vm->load_kernel(*image, *direct, initrd); !r) return std::unexpected(r.error());
+  if (auto r = vm->load_kernel(kernel->image, kernel->direct, initrd); !r) return std::unexpected(r.error());
   if (auto r = vm->setup_vcpus(*kvm); !r) return std::unexpected(r.error());
   return vm;
 }
