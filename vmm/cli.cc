@@ -44,6 +44,10 @@ DESCRIPTION
   loaded at their physical addresses and entered at its ELF entry, with the
   setup header a bzImage would carry written by franca (no --kernel-cache).
 
+  At --log-level info franca logs its boot milestones in ms since it started:
+  vcpu0's first entry into the guest, the guest's power-off request (ACPI S5)
+  and its own exit, with the time from that request to the exit.
+
   Virtio devices take one option grammar, key=value items separated by commas
   (like cloud-hypervisor); every device accepts transport=pci|mmio and
   features=-name,-name to hide offered feature bits from the driver (the way
