@@ -47,6 +47,7 @@ int run(int argc, char** argv) {
   }
   const int code = (*vm)->run();
   vm->reset();  // guest RAM unmapped, every fd closed: what is left is the process's exit
+  franca::log_step("shutdown: Vm destroyed (guest RAM, KVM VM)");
   franca::mark_milestone(franca::Milestone::kExit);
   return code;
 }

@@ -18,6 +18,10 @@ std::optional<double> Timeline::ms(Milestone m) const {
   return static_cast<double>(ns) / 1e6;
 }
 
+double Timeline::now_ms(Clock::time_point now) const {
+  return std::chrono::duration<double, std::milli>(now - origin_).count();
+}
+
 std::string Timeline::describe(Milestone m) const {
   const double at = ms(m).value_or(-1);
   switch (m) {
@@ -41,6 +45,12 @@ Timeline& process_timeline() {
 
 void mark_milestone(Milestone m) {
   if (process_timeline().mark(m)) spdlog::info("{}", process_timeline().describe(m));
+}
+
+void log_step(std::string_view step) {
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("boot: {} done at {:.1f} ms", step, process_timeline().now_ms());
+  }
 }
 
 }  // namespace franca

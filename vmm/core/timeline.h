@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace franca {
 
@@ -22,6 +23,7 @@ class Timeline {
   // Records `m` at `at` unless it already is; true when this call recorded it.
   bool mark(Milestone m, Clock::time_point at = Clock::now());
   std::optional<double> ms(Milestone m) const;  // since the origin
+  double now_ms(Clock::time_point now = Clock::now()) const;
   // The log line for a recorded milestone, e.g. "boot: franca exits at 812.4 ms, 1.2 ms after
   // the guest's power-off request".
   std::string describe(Milestone m) const;
@@ -36,5 +38,8 @@ class Timeline {
 Timeline& process_timeline();
 // Marks `m` on the process timeline now and, the first time, logs it at info level.
 void mark_milestone(Milestone m);
+// Logs "boot: <step> done at N ms" at debug level: where the time before the
+// first guest instruction and after the power-off request goes.
+void log_step(std::string_view step);
 
 }  // namespace franca
