@@ -75,9 +75,18 @@ std::string default_kernel_cache_dir() {
   return {};
 }
 
+// FNV-1a over 64-bit little-endian words, then the tail bytes: a byte at a time
+// it was a few hundred ms of every nested boot's start for the 8 MiB stock kernel.
 uint64_t kernel_hash(std::span<const uint8_t> bytes) {
+  constexpr uint64_t kPrime = 0x100000001b3ull;
   uint64_t h = 0xcbf29ce484222325ull;
-  for (uint8_t b : bytes) h = (h ^ b) * 0x100000001b3ull;
+  size_t i = 0;
+  for (; i + 8 <= bytes.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, bytes.data() + i, 8);
+    h = (h ^ word) * kPrime;
+  }
+  for (; i < bytes.size(); ++i) h = (h ^ bytes[i]) * kPrime;
   return h;
 }
 

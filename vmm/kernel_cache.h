@@ -34,7 +34,7 @@ struct DecompressedKernel {
 // The default directory, or empty when neither XDG_CACHE_HOME nor HOME is set.
 std::string default_kernel_cache_dir();
 
-// 64-bit FNV-1a over `bytes` (the cache key; not a security boundary: the
+// 64-bit FNV-1a over `bytes` taken 8 bytes at a time (the cache key; not a security boundary: the
 // entry is checked like any ELF before use).
 uint64_t kernel_hash(std::span<const uint8_t> bytes);
 
