@@ -35,13 +35,14 @@ bench_ensure_kvm() {
 
 now_ns() { date +%s%N; }
 
-# guest_ram_rss_kb PID MEM_BYTES: Rss of the largest mapping at least MEM_BYTES big (the guest RAM).
+# guest_ram_rss_kb PID MEM_BYTES: Rss of the guest RAM: the mappings over 64 MiB
+# (a VMM's guest RAM may be more than one; glibc's malloc arenas are 64 MiB at most).
 guest_ram_rss_kb() {
-  awk -v want="$2" '
+  awk '
     /^[0-9a-f]+-[0-9a-f]+ / { cur = 0 }
-    /^Size:/ { cur = ($2 * 1024 >= want) }
-    /^Rss:/ && cur { if ($2 > best) best = $2 }
-    END { print best + 0 }' "/proc/$1/smaps" 2>/dev/null || echo 0
+    /^Size:/ { cur = ($2 > 65536) }
+    /^Rss:/ && cur { sum += $2 }
+    END { print sum + 0 }' "/proc/$1/smaps" 2>/dev/null || echo 0
 }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 

@@ -25,7 +25,7 @@ USAGE
   franca ctl PATH COMMAND [ARGS]
 
 DESCRIPTION
-  Boots a Linux bzImage on KVM (x86_64) through the 64-bit boot protocol, with an
+  Boots a Linux kernel on KVM (x86_64) through the 64-bit boot protocol, with an
   8250 UART on COM1 (ttyS0), ACPI tables (MADT for SMP, HW-reduced power-off),
   and the guest's console wired to this terminal by default.
   With stdio serial on a terminal, type Ctrl-A x to quit.
@@ -38,6 +38,15 @@ DESCRIPTION
   its link address without KASLR (as with nokaslr). --kernel-cache off boots
   through the bzImage's decompressor, with KASLR, as QEMU does. An unwritable
   cache directory only costs the cache.
+
+  --kernel also takes an uncompressed vmlinux (an ELF file, told by its magic,
+  e.g. a kernel build's vmlinux or a --kernel-cache entry): its segments are
+  loaded at their physical addresses and entered at its ELF entry, with the
+  setup header a bzImage would carry written by franca (no --kernel-cache).
+
+  At --log-level info franca logs its boot milestones in ms since it started:
+  vcpu0's first entry into the guest, the guest's power-off request (ACPI S5)
+  and its own exit, with the time from that request to the exit.
 
   Virtio devices take one option grammar, key=value items separated by commas
   (like cloud-hypervisor); every device accepts transport=pci|mmio and
@@ -150,7 +159,8 @@ EXAMPLES
 
 po::options_description make_options() {
   po::options_description opts("OPTIONS");
-  opts.add_options()("kernel", po::value<std::string>()->value_name("PATH"), "Linux bzImage to boot (required)")(
+  opts.add_options()("kernel", po::value<std::string>()->value_name("PATH"),
+                     "Linux bzImage or vmlinux ELF to boot (required)")(
       "initrd", po::value<std::string>()->value_name("PATH"), "initial ramdisk (cpio, optionally compressed)")(
       "kernel-cache", po::value<std::string>()->value_name("DIR|off"),
       "where decompressed kernels are kept, or off: the guest decompresses [~/.cache/franca/kernels]")(

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "firmware/bzimage.h"
+#include "firmware/kernel_file.h"
 #include "firmware/vmlinux.h"
 #include "vmm/config.h"
 #include "vmm/core/error.h"
@@ -33,7 +34,7 @@ struct DecompressedKernel {
 // The default directory, or empty when neither XDG_CACHE_HOME nor HOME is set.
 std::string default_kernel_cache_dir();
 
-// 64-bit FNV-1a over `bytes` (the cache key; not a security boundary: the
+// 64-bit FNV-1a over `bytes` taken 8 bytes at a time (the cache key; not a security boundary: the
 // entry is checked like any ELF before use).
 uint64_t kernel_hash(std::span<const uint8_t> bytes);
 
@@ -42,5 +43,14 @@ uint64_t kernel_hash(std::span<const uint8_t> bytes);
 // through the guest's own decompressor then. A corrupt payload is a usage error.
 Result<std::optional<DecompressedKernel>> decompressed_kernel(const firmware::BzImage& image,
                                                               const KernelCacheOption& option);
+
+// --kernel: a bzImage with its decompressed kernel (per `option`; nullopt: the
+// guest decompresses it), or an uncompressed vmlinux, loaded as it is (the
+// cache is not involved) behind the setup header franca writes for it.
+struct BootKernel {
+  firmware::BzImage image;
+  std::optional<DecompressedKernel> direct;
+};
+Result<BootKernel> open_boot_kernel(const std::string& path, const KernelCacheOption& option);
 
 }  // namespace franca

@@ -11,6 +11,7 @@
 
 #include "vmm/api/ctl_client.h"
 #include "vmm/cli.h"
+#include "vmm/core/timeline.h"
 #include "vmm/vm.h"
 
 namespace {
@@ -44,12 +45,17 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "franca: %s\n", vm.error().message.c_str());
     return exit_code_for(vm.error());
   }
-  return (*vm)->run();
+  const int code = (*vm)->run();
+  vm->reset();  // guest RAM unmapped, every fd closed: what is left is the process's exit
+  franca::log_step("shutdown: Vm destroyed (guest RAM, KVM VM)");
+  franca::mark_milestone(franca::Milestone::kExit);
+  return code;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  franca::process_timeline();  // its origin: the boot milestones count from here
   // A closed stdout or console socket is an EPIPE on that write, not the end of franca.
   std::signal(SIGPIPE, SIG_IGN);
   try {

@@ -12,6 +12,7 @@
 #include <variant>
 
 #include "vmm/core/thread.h"
+#include "vmm/core/timeline.h"
 
 namespace franca {
 namespace {
@@ -106,11 +107,14 @@ void Vcpu::join() {
 }
 
 void Vcpu::run_loop() {
+  bool entered = false;
   while (!gate_.stopping()) {
     if (gate_.should_park()) {
       gate_.park();
       continue;
     }
+    if (!entered && id_ == 0) mark_milestone(Milestone::kGuestEntry);
+    entered = true;
     auto exit = kvm_.run();
     if (!exit) {
       spdlog::error("vcpu{}: {}", id_, exit.error().message);

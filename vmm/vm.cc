@@ -23,6 +23,7 @@
 #include "vmm/api/api_server.h"
 #include "vmm/core/log.h"
 #include "vmm/core/thread.h"
+#include "vmm/core/timeline.h"
 #include "vmm/host_events.h"
 #include "vmm/host_memory.h"
 #include "vmm/kernel_cache.h"
@@ -69,10 +70,9 @@ Result<firmware::InitrdSource> open_initrd(const std::string& path) {
 
 Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config) {
   // Inputs first: a bad kernel or size is the user's error whatever the host has.
-  auto image = firmware::load_bzimage_file(config.kernel);
-  if (!image) return std::unexpected(image.error());
-  auto direct = decompressed_kernel(*image, config.kernel_cache);
-  if (!direct) return std::unexpected(direct.error());
+  auto kernel = open_boot_kernel(config.kernel, config.kernel_cache);
+  if (!kernel) return std::unexpected(kernel.error());
+  log_step("kernel file and cache");
   firmware::InitrdSource initrd;
   if (!config.initrd.empty()) {
     auto bytes = open_initrd(config.initrd);
@@ -96,11 +96,15 @@ Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config) {
   vm->stdio_input_ = devices->stdio_input;
   vm->devices_ = std::move(*devices);
   vm->api_server_ = std::move(*api_server);
+  log_step("KVM VM");
   for (auto step : {&Vm::setup_memory, &Vm::setup_devices}) {
     if (auto r = (vm.get()->*step)(); !r) return std::unexpected(r.error());
   }
-  if (auto r = vm->load_kernel(*image, *direct, initrd); !r) return std::unexpected(r.error());
+  log_step("guest RAM and devices");
+  if (auto r = vm->load_kernel(kernel->image, kernel->direct, initrd); !r) return std::unexpected(r.error());
+  log_step("kernel, initrd and ACPI tables in guest RAM");
   if (auto r = vm->setup_vcpus(*kvm); !r) return std::unexpected(r.error());
+  log_step("vCPUs");
   return vm;
 }
 
@@ -294,6 +298,7 @@ int Vm::run() {
   stop_cv_.wait(lock, [this] { return stop_.has_value(); });
   const auto [reason, code] = *stop_;
   lock.unlock();
+  log_step("shutdown: stop request seen");
   shutdown();
   if (reason == StopReason::kTimeout) log_vcpu_positions();
   spdlog::info("guest stopped, exit status {}", code);
@@ -312,10 +317,13 @@ void Vm::shutdown() {
   api_server_.reset();  // its thread may be pausing vCPUs: stop it before them
   for (auto& vcpu : vcpus_) vcpu->stop();
   for (auto& vcpu : vcpus_) vcpu->join();
+  log_step("shutdown: vCPUs stopped");
   if (mmio_) mmio_->shutdown();  // data paths stop before the loop
   if (pci_) pci_->shutdown();
+  log_step("shutdown: device data paths stopped");
   if (loop_) loop_->stop();
   if (loop_thread_.joinable()) loop_thread_.join();
+  log_step("shutdown: I/O loop stopped");
   if (host_events_) host_events_->restore_terminal();  // before anything else prints
 }
 

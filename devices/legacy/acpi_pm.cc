@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "arch/x86_64/layout.h"
+#include "vmm/core/timeline.h"
 
 namespace franca {
 namespace {
@@ -19,7 +20,7 @@ void AcpiPm::write(uint64_t offset, std::span<const uint8_t> data) {
   if (data.empty()) return;
   const uint8_t value = data[0];
   if (offset == kSleepControl && (value & kSleepEnable) && ((value >> 2) & 7) == kS5Type) {
-    spdlog::info("guest entered ACPI S5 (power off)");
+    mark_milestone(Milestone::kPowerOff);
     stop_(StopReason::kPowerOff, 0);
   } else if (offset == kReset && value == x86::kAcpiResetValue) {
     spdlog::info("guest wrote the ACPI reset register");

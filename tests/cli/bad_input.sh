@@ -9,6 +9,8 @@ trap 'rm -rf "$work"' EXIT
 export XDG_CACHE_HOME=$work/xdg  # franca's kernel cache (--kernel-cache), not the user's
 head -c 600 "$kernel" >"$work/truncated"
 yes 'not a kernel at all' | head -c 8192 >"$work/text"
+# An ELF that is not a 64-bit x86 executable: the ELF magic, class 1 (32-bit).
+{ printf '\177ELF\001\001\001'; head -c 8185 /dev/zero; } >"$work/elf32"
 python_free_old_protocol() {  # a bzImage header claiming boot protocol 2.06
   cp "$kernel" "$work/old"
   printf '\x06\x02' | dd of="$work/old" bs=1 seek=$((0x206)) conv=notrunc 2>/dev/null
@@ -32,8 +34,9 @@ expect() {
 expect 2 "--kernel PATH is required" --memory 256M
 expect 2 "No such file or directory" --kernel "$work/missing"
 expect 2 "Is a directory" --kernel "$work"
-expect 2 "not a bzImage" --kernel "$work/text"
+expect 2 "not a bzImage (no boot flag 0xAA55 at 0x1fe) nor an ELF vmlinux" --kernel "$work/text"
 expect 2 "truncated" --kernel "$work/truncated"
+expect 2 "vmlinux: not a 64-bit x86 ELF executable" --kernel "$work/elf32"
 expect 2 "boot protocol 2.06 too old" --kernel "$work/old"
 expect 2 "--initrd" --kernel "$kernel" --initrd "$work/missing"
 expect 2 "--memory" --kernel "$kernel" --memory lots

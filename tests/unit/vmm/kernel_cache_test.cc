@@ -113,3 +113,25 @@ TEST(KernelCacheDir, FollowsXdgThenHome) {
 
 }  // namespace
 }  // namespace franca
+
+namespace franca {
+namespace {
+
+// The key sees every byte: a change in a whole word or in the tail, and the length.
+TEST(KernelHash, EveryByteAndTheLengthCount) {
+  std::vector<uint8_t> bytes(8 * 1000 + 5, 0x5a);
+  const uint64_t base = kernel_hash(bytes);
+  for (size_t at : {size_t{0}, size_t{3}, size_t{7999}, size_t{8000}, size_t{8004}}) {
+    auto changed = bytes;
+    changed[at] ^= 1;
+    EXPECT_NE(kernel_hash(changed), base) << at;
+  }
+  auto shorter = bytes;
+  shorter.pop_back();
+  EXPECT_NE(kernel_hash(shorter), base);
+  EXPECT_EQ(kernel_hash(bytes), base);
+  EXPECT_EQ(kernel_hash({}), 0xcbf29ce484222325ull);
+}
+
+}  // namespace
+}  // namespace franca
