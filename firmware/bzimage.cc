@@ -97,7 +97,9 @@ Result<void> check_payload(const BzImage& image) {
   return {};
 }
 
-BzImage from_header(std::span<const uint8_t> header) {
+}  // namespace
+
+BzImage bzimage_from_setup_header(std::span<const uint8_t> header) {
   setup_header hdr{};
   std::memcpy(&hdr, header.data(), std::min(header.size(), sizeof(hdr)));
   BzImage image;
@@ -117,12 +119,14 @@ BzImage from_header(std::span<const uint8_t> header) {
   return image;
 }
 
+namespace {
+
 // `bytes` is the whole file, or its first bytes when `file_size` is larger.
 Result<BzImage> parse_owned(std::vector<uint8_t> bytes, uint64_t file_size) {
   if (auto ok = check_identity(bytes); !ok) return std::unexpected(ok.error());
   auto header = header_bytes(bytes);
   if (!header) return std::unexpected(header.error());
-  BzImage image = from_header(*header);
+  BzImage image = bzimage_from_setup_header(*header);
   image.file = std::move(bytes);
   image.file_size = file_size;
   if (auto ok = check_flags(image); !ok) return std::unexpected(ok.error());

@@ -53,6 +53,9 @@ struct BzImage {
 };
 
 // Checks `bytes` and copies them into a BzImage; one clear line per problem (usage errors).
+// The BzImage a boot sector + setup header describes (no size checks: those
+// are parse_bzimage's); the payload is taken to follow the setup sectors.
+BzImage bzimage_from_setup_header(std::span<const uint8_t> header);
 Result<BzImage> parse_bzimage(std::span<const uint8_t> bytes);
 
 // Reads and checks the file at `path`; errors start with "<flag> <path>: ".

@@ -48,18 +48,10 @@ BzImage vmlinux_setup_header(const Vmlinux& kernel) {
   hdr.initrd_addr_max = kInitrdAddrMax;
   hdr.pref_address = kernel.lowest;
   hdr.init_size = static_cast<uint32_t>(kernel.end - kernel.lowest);
-  BzImage image;
-  image.protocol_version = hdr.version;
-  image.loadflags = hdr.loadflags;
-  image.xloadflags = hdr.xloadflags;
-  image.init_size = hdr.init_size;
-  image.pref_address = hdr.pref_address;
-  image.kernel_alignment = hdr.kernel_alignment;
-  image.initrd_addr_max = hdr.initrd_addr_max;
-  image.cmdline_size = hdr.cmdline_size;
-  const auto* bytes = reinterpret_cast<const uint8_t*>(&hdr);
-  image.setup_header.assign(bytes, bytes + sizeof(hdr));
-  return image;  // no payload: payload_offset == file_size == 0
+  BzImage image = bzimage_from_setup_header({reinterpret_cast<const uint8_t*>(&hdr), sizeof(hdr)});
+  image.setup_sects = 0;
+  image.payload_offset = 0;  // no payload: payload_offset == file_size == 0
+  return image;
 }
 
 Result<KernelFile> load_kernel_file(const std::string& path, std::string_view flag) {
