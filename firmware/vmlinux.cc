@@ -22,51 +22,63 @@ constexpr size_t kChunk = size_t{4} << 20;  // output grows by this much at a ti
 
 std::string too_big() { return fmt::format("decompresses to more than {} MiB, not a kernel", kMaxVmlinuxSize >> 20); }
 
+// What one step of a decoder did with the output room it was given.
+struct Step {
+  size_t written;
+  bool done;  // the stream ended
+};
+
+// The loop the three decoders share: the output grows by kChunk at a time and
+// `step` fills the new room, until it reports the stream's end, fails, or the
+// output reaches kMaxVmlinuxSize (not a kernel).
+template <class StepFn>
+Result<std::vector<uint8_t>> decode_chunks(StepFn step) {
+  std::vector<uint8_t> out;
+  while (out.size() < kMaxVmlinuxSize) {
+    const size_t have = out.size();
+    out.resize(have + kChunk);
+    Result<Step> r = step(std::span<uint8_t>(out.data() + have, kChunk));
+    if (!r) return std::unexpected(r.error());
+    out.resize(have + r->written);
+    if (r->done) return out;
+  }
+  return usage_error(too_big());
+}
+
 Result<std::vector<uint8_t>> unxz(std::span<const uint8_t> in) {
   lzma_stream s = LZMA_STREAM_INIT;
   // The kernel's XZ streams use CRC32 and no concatenation; 128 MiB of
   // dictionary is far above what scripts/xz_wrap.sh uses.
   if (lzma_stream_decoder(&s, uint64_t{128} << 20, 0) != LZMA_OK) return host_error("liblzma: cannot start a decoder");
-  std::vector<uint8_t> out;
   s.next_in = in.data();
   s.avail_in = in.size();
-  lzma_ret ret = LZMA_OK;
-  while (ret == LZMA_OK) {
-    if (out.size() >= kMaxVmlinuxSize) break;
-    const size_t have = out.size();
-    out.resize(have + kChunk);
-    s.next_out = out.data() + have;
-    s.avail_out = kChunk;
-    ret = lzma_code(&s, LZMA_FINISH);
-    out.resize(out.size() - s.avail_out);
-  }
+  auto out = decode_chunks([&s](std::span<uint8_t> room) -> Result<Step> {
+    s.next_out = room.data();
+    s.avail_out = room.size();
+    const lzma_ret ret = lzma_code(&s, LZMA_FINISH);
+    if (ret != LZMA_OK && ret != LZMA_STREAM_END)
+      return usage_error(fmt::format("corrupt XZ data (liblzma error {})", static_cast<int>(ret)));
+    return Step{room.size() - s.avail_out, ret == LZMA_STREAM_END};
+  });
   lzma_end(&s);
-  if (ret == LZMA_OK) return usage_error(too_big());
-  if (ret != LZMA_STREAM_END)
-    return usage_error(fmt::format("corrupt XZ data (liblzma error {})", static_cast<int>(ret)));
   return out;
 }
 
 Result<std::vector<uint8_t>> gunzip(std::span<const uint8_t> in) {
   z_stream s{};
   if (inflateInit2(&s, 16 + MAX_WBITS) != Z_OK) return host_error("zlib: cannot start a decoder");
-  std::vector<uint8_t> out;
   s.next_in = const_cast<Bytef*>(in.data());
   s.avail_in = static_cast<uInt>(std::min<size_t>(in.size(), UINT32_MAX));
-  int ret = Z_OK;
-  while (ret == Z_OK) {
-    if (out.size() >= kMaxVmlinuxSize) break;
-    const size_t have = out.size();
-    out.resize(have + kChunk);
-    s.next_out = out.data() + have;
-    s.avail_out = static_cast<uInt>(kChunk);
-    ret = inflate(&s, Z_FINISH);
-    if (ret == Z_BUF_ERROR && s.avail_out == 0) ret = Z_OK;  // only out of room
-    out.resize(out.size() - s.avail_out);
-  }
+  auto out = decode_chunks([&s](std::span<uint8_t> room) -> Result<Step> {
+    s.next_out = room.data();
+    s.avail_out = static_cast<uInt>(room.size());
+    const int ret = inflate(&s, Z_FINISH);
+    const bool out_of_room = ret == Z_BUF_ERROR && s.avail_out == 0;
+    if (ret != Z_OK && ret != Z_STREAM_END && !out_of_room)
+      return usage_error(fmt::format("corrupt gzip data (zlib error {})", ret));
+    return Step{room.size() - s.avail_out, ret == Z_STREAM_END};
+  });
   inflateEnd(&s);
-  if (ret == Z_OK) return usage_error(too_big());
-  if (ret != Z_STREAM_END) return usage_error(fmt::format("corrupt gzip data (zlib error {})", ret));
   return out;
 }
 
@@ -75,24 +87,15 @@ Result<std::vector<uint8_t>> unzstd(std::span<const uint8_t> in) {
   if (!ctx) return host_error("libzstd: cannot start a decoder");
   // The kernel's zstd frames use a window of up to 2^27 (scripts/Makefile.lib: --zstd22 -> 2^27).
   ZSTD_DCtx_setParameter(ctx, ZSTD_d_windowLogMax, 27);
-  std::vector<uint8_t> out;
   ZSTD_inBuffer src{in.data(), in.size(), 0};
-  size_t ret = 1;
-  while (ret != 0 && out.size() < kMaxVmlinuxSize) {
-    const size_t have = out.size();
-    out.resize(have + kChunk);
-    ZSTD_outBuffer dst{out.data() + have, kChunk, 0};
-    ret = ZSTD_decompressStream(ctx, &dst, &src);
-    out.resize(have + dst.pos);
-    if (ZSTD_isError(ret)) {
-      const std::string why = ZSTD_getErrorName(ret);
-      ZSTD_freeDCtx(ctx);
-      return usage_error(fmt::format("corrupt zstd data ({})", why));
-    }
-    if (ret != 0 && src.pos == src.size && dst.pos < kChunk) break;  // input ended inside a frame
-  }
+  auto out = decode_chunks([ctx, &src](std::span<uint8_t> room) -> Result<Step> {
+    ZSTD_outBuffer dst{room.data(), room.size(), 0};
+    const size_t ret = ZSTD_decompressStream(ctx, &dst, &src);
+    if (ZSTD_isError(ret)) return usage_error(fmt::format("corrupt zstd data ({})", ZSTD_getErrorName(ret)));
+    if (ret != 0 && src.pos == src.size && dst.pos < room.size()) return usage_error("truncated zstd data");
+    return Step{dst.pos, ret == 0};  // 0: a frame ended and was flushed
+  });
   ZSTD_freeDCtx(ctx);
-  if (ret != 0) return usage_error(out.size() >= kMaxVmlinuxSize ? too_big() : "truncated zstd data");
   return out;
 }
 
