@@ -85,12 +85,12 @@ class TapInterrupt : public virtio::Interrupt {
   TapInterrupt(std::shared_ptr<virtio::Interrupt> next, std::shared_ptr<TapRecord> record)
       : next_(std::move(next)), record_(std::move(record)) {}
   void signal_used(uint16_t queue) override {
+    next_->signal_used(queue);  // first: a test that sees the record sees the transport's effect
     record_->signals.signal_used(queue);
-    next_->signal_used(queue);
   }
   void signal_config() override {
-    record_->signals.signal_config();
     next_->signal_config();
+    record_->signals.signal_config();
   }
 
  private:
@@ -115,8 +115,8 @@ class DeviceTap : public virtio::VirtioDevice {
   Result<void> activate(virtio::DeviceContext ctx) override {
     ctx.interrupt = std::make_shared<TapInterrupt>(std::move(ctx.interrupt), record_);
     ctx.fail = [record = record_, next = std::move(ctx.fail)](std::string_view why) {
+      next(why);  // first: once a test sees the failure, NEEDS_RESET is already set
       record->failures.recorder()(why);
-      next(why);
     };
     auto result = device_->activate(std::move(ctx));
     std::lock_guard lock(mutex_);
