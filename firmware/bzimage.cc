@@ -168,6 +168,10 @@ Result<BzImage> parse_bzimage(std::span<const uint8_t> bytes) {
 Result<BzImage> load_bzimage_file(const std::string& path, std::string_view flag) {
   auto fd = std::make_shared<Fd>(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd->valid()) return usage_error(fmt::format("{} {}: {}", flag, path, std::strerror(errno)));
+  return load_bzimage_fd(std::move(fd), path, flag);
+}
+
+Result<BzImage> load_bzimage_fd(std::shared_ptr<Fd> fd, const std::string& path, std::string_view flag) {
   auto head = read_head(fd->get());
   if (!head) return usage_error(fmt::format("{} {}: {}", flag, path, head.error().message));
   auto image = parse_owned(std::move(head->first), head->second);

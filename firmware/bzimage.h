@@ -37,7 +37,7 @@ struct BzImage {
   // image was opened from a file (load_bzimage_file), whose payload is then read
   // straight into guest RAM — no heap copy of the kernel, so no RSS for it.
   std::vector<uint8_t> file;
-  std::shared_ptr<Fd> fd;  // set by load_bzimage_file
+  std::shared_ptr<Fd> fd;  // set by load_bzimage_file / load_bzimage_fd
 
   uint64_t payload_size() const { return file_size - payload_offset; }
   // The protected-mode kernel (in-memory images only): loaded at kKernelLoadAddr, entered at +0x200.
@@ -60,5 +60,7 @@ Result<BzImage> parse_bzimage(std::span<const uint8_t> bytes);
 
 // Reads and checks the file at `path`; errors start with "<flag> <path>: ".
 Result<BzImage> load_bzimage_file(const std::string& path, std::string_view flag = "--kernel");
+// The same on a file already open as `fd` (`path` and `flag` only name it in errors).
+Result<BzImage> load_bzimage_fd(std::shared_ptr<Fd> fd, const std::string& path, std::string_view flag = "--kernel");
 
 }  // namespace franca::firmware

@@ -66,7 +66,7 @@ Result<KernelFile> load_kernel_file(const std::string& path, std::string_view fl
     if (!kernel) return usage_error(fmt::format("{} {}: {}", flag, path, kernel.error().message));
     return kernel;
   }
-  auto image = load_bzimage_file(path, flag);
+  auto image = load_bzimage_fd(std::move(fd), path, flag);  // the file opened once
   if (!image) {
     std::string why = image.error().message;
     if (why.find(": not a bzImage") != std::string::npos) why += " nor an ELF vmlinux (no ELF magic)";

@@ -151,13 +151,16 @@ fi
 #   no longer runs (seen under QEMU TCG: L1 busy, nothing progressing);
 # - progress (FRANCA_L1_STALL_DIR): nothing under that directory changed for
 #   FRANCA_L1_STALL_SECS (720): L1 lives but CMD is stuck past its own timeouts.
+# l1_monitor COMMAND...: HMP commands to L1's QEMU, replies on stdout.
+l1_monitor() { python3 "$repo/tests/harness/qemu-monitor.py" "$out/monitor.sock" "$@"; }
+l1_cpu_state=("info cpus" "info registers -a")  # where each L1 CPU is
 # l1_post_mortem: where a stuck L1 is, from QEMU's monitor: both vCPUs' registers
 # twice (moving: L1 runs but makes no progress; still: it is wedged), then the
 # kernel's blocked-task and all-task dumps (sysrq w, t) into l1-console.log.
 l1_post_mortem() {
   command -v python3 >/dev/null || { echo "no python3: no post-mortem"; return; }
-  python3 "$repo/tests/harness/qemu-monitor.py" "$out/monitor.sock" "info status" "info cpus" "info registers -a" \
-    "sleep 5" "info cpus" "info registers -a" "sendkey alt-sysrq-w" "sleep 5" "sendkey alt-sysrq-t" "sleep 15"
+  l1_monitor "info status" "${l1_cpu_state[@]}" "sleep 5" "${l1_cpu_state[@]}" \
+    "sendkey alt-sysrq-w" "sleep 5" "sendkey alt-sysrq-t" "sleep 15"
 }
 # l1_symbols FILE...: the kernel functions the RIPs in QEMU's register dumps
 # fall in, from the kallsyms L1 wrote at boot (KASLR makes raw RIPs meaningless).
@@ -168,14 +171,13 @@ l1_symbols() {
 mtime() { stat -c %Y "$1" 2>/dev/null || echo 0; }
 # l1_paused: true when QEMU has paused on L1's shutdown (see -action below).
 l1_paused() {
-  python3 "$repo/tests/harness/qemu-monitor.py" "$out/monitor.sock" "info status" 2>/dev/null | grep -q 'paused (shutdown)'
+  l1_monitor "info status" 2>/dev/null | grep -q 'paused (shutdown)'
 }
 # l1_went_down: L1 shut down (QEMU paused) without writing CMD's status: where
 # its CPUs were (a triple fault leaves the faulting instruction in RIP; a panic,
 # the reboot path), named from L1's kallsyms, into l1-down.log; then quit.
 l1_went_down() {
-  python3 "$repo/tests/harness/qemu-monitor.py" "$out/monitor.sock" "info status" "info cpus" "info registers -a" \
-    >"$out/l1-down.log" 2>&1
+  l1_monitor "info status" "${l1_cpu_state[@]}" >"$out/l1-down.log" 2>&1
   l1_symbols "$out/l1-down.log" >>"$out/l1-down.log"
 }
 watchdog() {
@@ -185,7 +187,7 @@ watchdog() {
     if [[ -s $out/rc ]] || { [[ -f $out/heartbeat ]] && (($(date +%s) - $(mtime "$out/heartbeat") > 15)); }; then
       if l1_paused; then
         [[ -s $out/rc ]] || l1_went_down
-        python3 "$repo/tests/harness/qemu-monitor.py" "$out/monitor.sock" "quit" >/dev/null 2>&1
+        l1_monitor quit >/dev/null 2>&1
         return
       fi
     fi
