@@ -102,6 +102,47 @@ Bytes com1_aml() {
                              });
 }
 
+std::string slot_name(uint32_t slot) { return fmt::format("SL{:02X}", slot); }
+
+// The hotplug registers, the methods the GED and the slots call, and one
+// Device per slot (acpiphp registers a slot for each; _EJ0 makes it removable).
+std::vector<Bytes> pci0_hotplug_aml(const AcpiPciHotplug& hp) {
+  using namespace aml;
+  std::vector<Bytes> terms{
+      operation_region("PCST", RegionSpace::kSystemIo, hp.port, 12),
+      dword_fields("PCST", {"PCIU", "PCID", "B0EJ"}),
+      mutex("BLCK"),
+      // PCEJ(slot): the guest ejected `slot`.
+      method("PCEJ", 1, false,
+             {acquire("BLCK"), store(shift_left(integer(1), arg(0)), name_string("B0EJ")), release("BLCK"),
+              return_(integer(0))}),
+  };
+  // PCNT: read (and so clear) both bitmaps, then tell the OS about each slot.
+  std::vector<Bytes> pcnt{acquire("BLCK"), store(name_string("PCIU"), local(0)), store(name_string("PCID"), local(1)),
+                          release("BLCK")};
+  for (uint32_t slot = 1; slot < 32; ++slot) {
+    pcnt.push_back(if_(and_(local(0), integer(uint64_t{1} << slot)), {notify(slot_name(slot), integer(1))}));
+    pcnt.push_back(if_(and_(local(1), integer(uint64_t{1} << slot)), {notify(slot_name(slot), integer(3))}));
+  }
+  terms.push_back(method("PCNT", 0, false, pcnt));
+  for (uint32_t slot = 1; slot < 32; ++slot) {
+    std::vector<Bytes> dev{name("_ADR", integer(slot << 16)), name("_SUN", integer(slot))};
+    if (hp.ejectable_slots & (1u << slot)) dev.push_back(method("_EJ0", 1, false, {call("PCEJ", {integer(slot)})}));
+    terms.push_back(device(slot_name(slot), dev));
+  }
+  return terms;
+}
+
+// GED0: its one interrupt runs _EVT(gsi); every event is a PCI hotplug event.
+Bytes ged_aml(const AcpiPciHotplug& hp) {
+  return aml::device("GED0", {
+                                 aml::name("_HID", aml::string("ACPI0013")),
+                                 aml::name("_UID", aml::integer(0)),
+                                 aml::name("_CRS", aml::resource_template({aml::interrupt(hp.ged_gsi, /*edge=*/true)})),
+                                 aml::method("_EVT", 1, true, {aml::call("\\_SB_.PCI0.PCNT", {})}),
+                             });
+}
+
 // PCI0: root bus 0 with its windows (_CRS) and legacy INTx routing (_PRT:
 // every slot's INTA-INTD to a GSI, level-triggered active-low by PCI convention).
 Bytes pci0_aml(const AcpiPci& pci) {
@@ -113,22 +154,25 @@ Bytes pci0_aml(const AcpiPci& pci) {
     }
   }
   const uint16_t last_bus = static_cast<uint16_t>(pci.ecam_size / (1 << 20) - 1);
-  return aml::device(
-      "PCI0", {
-                  aml::name("_HID", aml::eisa_id("PNP0A08")),
-                  aml::name("_CID", aml::eisa_id("PNP0A03")),
-                  aml::name("_UID", aml::integer(0)),
-                  aml::name("_SEG", aml::integer(0)),
-                  aml::name("_BBN", aml::integer(0)),
-                  aml::name("_CRS", aml::resource_template({
-                                        aml::word_bus_number(0, last_bus),
-                                        aml::io_port(0xcf8, 8),
-                                        aml::word_io(0x0d00, 0xffff),
-                                        aml::dword_memory(pci.mmio32_base, pci.mmio32_base + pci.mmio32_size - 1),
-                                        aml::qword_memory(pci.mmio64_base, pci.mmio64_base + pci.mmio64_size - 1),
-                                    })),
-                  aml::name("_PRT", aml::package(prt)),
-              });
+  std::vector<Bytes> terms{
+      aml::name("_HID", aml::eisa_id("PNP0A08")),
+      aml::name("_CID", aml::eisa_id("PNP0A03")),
+      aml::name("_UID", aml::integer(0)),
+      aml::name("_SEG", aml::integer(0)),
+      aml::name("_BBN", aml::integer(0)),
+      aml::name("_CRS", aml::resource_template({
+                            aml::word_bus_number(0, last_bus),
+                            aml::io_port(0xcf8, 8),
+                            aml::word_io(0x0d00, 0xffff),
+                            aml::dword_memory(pci.mmio32_base, pci.mmio32_base + pci.mmio32_size - 1),
+                            aml::qword_memory(pci.mmio64_base, pci.mmio64_base + pci.mmio64_size - 1),
+                        })),
+      aml::name("_PRT", aml::package(prt)),
+  };
+  if (pci.hotplug) {
+    for (Bytes& t : pci0_hotplug_aml(*pci.hotplug)) terms.push_back(std::move(t));
+  }
+  return aml::device("PCI0", terms);
 }
 
 // A motherboard resource reserving ECAM: Linux uses MCFG only when it is reserved.
@@ -158,6 +202,7 @@ Bytes build_dsdt(const AcpiConfig& config) {
   if (config.pci) {
     sb.push_back(pci0_aml(*config.pci));
     sb.push_back(ecam_reservation_aml(*config.pci));
+    if (config.pci->hotplug) sb.push_back(ged_aml(*config.pci->hotplug));
   }
   sb.push_back(com1_aml());
   for (size_t i = 0; i < config.mmio_devices.size(); ++i) sb.push_back(mmio_device_aml(i, config.mmio_devices[i]));

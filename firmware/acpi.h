@@ -22,6 +22,17 @@ struct AcpiMmioDevice {
   uint32_t gsi;
 };
 
+// ACPI PCI hotplug on a hardware-reduced machine (Cloud Hypervisor's scheme):
+// a Generic Event Device (ACPI0013) whose interrupt runs _EVT -> PCI0.PCNT,
+// which reads the "up" and "down" slot bitmaps from franca's register block
+// (devices/pci/hotplug.h) and Notifies each slot (1 = device check, 3 = eject
+// request); a slot's _EJ0 writes its bit to the eject register.
+struct AcpiPciHotplug {
+  uint16_t port;             // PCIU at +0, PCID at +4, B0EJ at +8 (32-bit registers)
+  uint32_t ged_gsi;          // edge-triggered, active-high
+  uint32_t ejectable_slots;  // bit s: slot s has _EJ0 (bit 0, the host bridge, never)
+};
+
 // The PCI root bus 0 (PNP0A08): ECAM, BAR windows and INTx routing.
 struct AcpiPci {
   uint64_t ecam_base;
@@ -30,7 +41,8 @@ struct AcpiPci {
   uint32_t mmio32_size;
   uint64_t mmio64_base;
   uint64_t mmio64_size;
-  std::array<uint32_t, 4> intx_gsis;  // slot s, pin p (0 = INTA) -> intx_gsis[(s + p) % 4]
+  std::array<uint32_t, 4> intx_gsis;      // slot s, pin p (0 = INTA) -> intx_gsis[(s + p) % 4]
+  std::optional<AcpiPciHotplug> hotplug;  // every slot 1-31 a Device SLxx under PCI0 when set
 };
 
 struct AcpiConfig {

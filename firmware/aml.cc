@@ -8,6 +8,10 @@ constexpr uint8_t kZeroOp = 0x00, kOneOp = 0x01, kNameOp = 0x08, kBytePrefix = 0
                   kDWordPrefix = 0x0c, kStringPrefix = 0x0d, kQWordPrefix = 0x0e, kScopeOp = 0x10, kBufferOp = 0x11,
                   kPackageOp = 0x12, kExtOpPrefix = 0x5b, kDeviceOp = 0x82, kRootChar = 0x5c, kDualNamePrefix = 0x2e,
                   kMultiNamePrefix = 0x2f;
+// Executable opcodes (§20.3, §20.4).
+constexpr uint8_t kMethodOp = 0x14, kLocal0Op = 0x60, kArg0Op = 0x68, kStoreOp = 0x70, kShiftLeftOp = 0x79,
+                  kAndOp = 0x7b, kNotifyOp = 0x86, kIfOp = 0xa0, kReturnOp = 0xa4, kMutexOp = 0x01, kAcquireOp = 0x23,
+                  kReleaseOp = 0x27, kOpRegionOp = 0x80, kFieldOp = 0x81;
 
 void put_le(Bytes& out, uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(value >> (8 * i)));
@@ -179,6 +183,81 @@ Bytes resource_template(const std::vector<Bytes>& descriptors) {
   data.push_back(0x79);  // end tag
   data.push_back(0x00);  // checksum 0: "treat as correct"
   return buffer(data);
+}
+
+Bytes method(std::string_view path, unsigned args, bool serialized, const std::vector<Bytes>& terms) {
+  Bytes body = name_string(path);
+  body.push_back(static_cast<uint8_t>((args & 7) | (serialized ? 0x08 : 0)));
+  for (const auto& t : terms) body.insert(body.end(), t.begin(), t.end());
+  return with_pkg_length({kMethodOp}, body);
+}
+
+Bytes operation_region(std::string_view path, RegionSpace space, uint64_t offset, uint64_t length) {
+  Bytes out{kExtOpPrefix, kOpRegionOp};
+  const Bytes n = name_string(path);
+  out.insert(out.end(), n.begin(), n.end());
+  out.push_back(static_cast<uint8_t>(space));
+  const Bytes o = integer(offset), l = integer(length);
+  out.insert(out.end(), o.begin(), o.end());
+  out.insert(out.end(), l.begin(), l.end());
+  return out;
+}
+
+Bytes dword_fields(std::string_view region, const std::vector<std::string_view>& names) {
+  Bytes body = name_string(region);
+  body.push_back(0x03 | (1 << 5));  // DWordAcc, NoLock, WriteAsZeros
+  for (std::string_view n : names) {
+    std::string seg(n.substr(0, 4));
+    seg.resize(4, '_');
+    body.insert(body.end(), seg.begin(), seg.end());
+    body.push_back(32);  // the field's width in bits, PkgLength-encoded
+  }
+  return with_pkg_length({kExtOpPrefix, kFieldOp}, body);
+}
+
+Bytes mutex(std::string_view path) {
+  Bytes out{kExtOpPrefix, kMutexOp};
+  const Bytes n = name_string(path);
+  out.insert(out.end(), n.begin(), n.end());
+  out.push_back(0);  // sync level 0
+  return out;
+}
+
+Bytes acquire(std::string_view mutex_path) {
+  Bytes out{kExtOpPrefix, kAcquireOp};
+  const Bytes n = name_string(mutex_path);
+  out.insert(out.end(), n.begin(), n.end());
+  put_le(out, 0xffff, 2);
+  return out;
+}
+
+Bytes release(std::string_view mutex_path) {
+  Bytes out{kExtOpPrefix, kReleaseOp};
+  const Bytes n = name_string(mutex_path);
+  out.insert(out.end(), n.begin(), n.end());
+  return out;
+}
+
+Bytes local(unsigned n) { return {static_cast<uint8_t>(kLocal0Op + (n & 7))}; }
+Bytes arg(unsigned n) { return {static_cast<uint8_t>(kArg0Op + (n < 7 ? n : 6))}; }
+
+Bytes store(const Bytes& source, const Bytes& target) { return concat({{kStoreOp}, source, target}); }
+Bytes and_(const Bytes& a, const Bytes& b) { return concat({{kAndOp}, a, b, {kZeroOp}}); }
+Bytes shift_left(const Bytes& value, const Bytes& count) { return concat({{kShiftLeftOp}, value, count, {kZeroOp}}); }
+
+Bytes if_(const Bytes& predicate, const std::vector<Bytes>& terms) {
+  Bytes body = predicate;
+  for (const auto& t : terms) body.insert(body.end(), t.begin(), t.end());
+  return with_pkg_length({kIfOp}, body);
+}
+
+Bytes notify(std::string_view path, const Bytes& value) { return concat({{kNotifyOp}, name_string(path), value}); }
+Bytes return_(const Bytes& value) { return concat({{kReturnOp}, value}); }
+
+Bytes call(std::string_view path, const std::vector<Bytes>& args) {
+  Bytes out = name_string(path);
+  for (const auto& a : args) out.insert(out.end(), a.begin(), a.end());
+  return out;
 }
 
 Bytes concat(const std::vector<Bytes>& parts) {

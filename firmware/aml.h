@@ -36,4 +36,23 @@ Bytes resource_template(const std::vector<Bytes>& descriptors);
 
 Bytes concat(const std::vector<Bytes>& parts);
 
+// Executable code (§20.2.5): enough for the PCI hotplug methods.
+enum class RegionSpace : uint8_t { kSystemMemory = 0, kSystemIo = 1 };
+Bytes method(std::string_view path, unsigned args, bool serialized, const std::vector<Bytes>& terms);
+Bytes operation_region(std::string_view path, RegionSpace space, uint64_t offset, uint64_t length);
+// Field(region, DWordAcc, NoLock, WriteAsZeros) with consecutive 32-bit fields named `names`.
+Bytes dword_fields(std::string_view region, const std::vector<std::string_view>& names);
+Bytes mutex(std::string_view path);
+Bytes acquire(std::string_view mutex_path);  // waits forever (0xFFFF)
+Bytes release(std::string_view mutex_path);
+Bytes local(unsigned n);  // Local0-7
+Bytes arg(unsigned n);    // Arg0-6
+Bytes store(const Bytes& source, const Bytes& target);
+Bytes and_(const Bytes& a, const Bytes& b);  // And(a, b) with no target: the value
+Bytes shift_left(const Bytes& value, const Bytes& count);
+Bytes if_(const Bytes& predicate, const std::vector<Bytes>& terms);
+Bytes notify(std::string_view path, const Bytes& value);
+Bytes return_(const Bytes& value);
+Bytes call(std::string_view path, const std::vector<Bytes>& args);
+
 }  // namespace franca::firmware::aml

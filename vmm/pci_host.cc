@@ -183,7 +183,8 @@ firmware::AcpiPci PciHost::acpi() const {
                            static_cast<uint32_t>(x86::kPciMmio32Size),
                            mmio64_base_,
                            x86::kPciMmio64Size,
-                           {x86::kPciIntxGsis[0], x86::kPciIntxGsis[1], x86::kPciIntxGsis[2], x86::kPciIntxGsis[3]}};
+                           {x86::kPciIntxGsis[0], x86::kPciIntxGsis[1], x86::kPciIntxGsis[2], x86::kPciIntxGsis[3]},
+                           std::nullopt};
 }
 
 }  // namespace franca

@@ -46,7 +46,8 @@ AcpiConfig config(unsigned cpus, size_t mmio = 0) {
 }
 
 AcpiConfig with_pci(AcpiConfig c) {
-  c.pci = AcpiPci{0xe0000000, 0x100000, 0xc0000000, 0x10000000, 0x100000000, uint64_t{16} << 30, {16, 17, 18, 19}};
+  c.pci = AcpiPci{0xe0000000,  0x100000,           0xc0000000,       0x10000000,
+                  0x100000000, uint64_t{16} << 30, {16, 17, 18, 19}, std::nullopt};
   return c;
 }
 
@@ -203,6 +204,41 @@ TEST(Acpi, TablesDisassembleCleanlyWithIasl) {
   EXPECT_NE(text.find("EisaId (\"PNP0A08\")"), std::string::npos) << text;
   EXPECT_NE(text.find("Name (_PRT, Package (0x7C)"), std::string::npos) << text;
   EXPECT_NE(text.find("QWordMemory"), std::string::npos) << text;
+  std::filesystem::remove_all(dir);
+}
+
+// The hotplug AML (GED, register fields, PCNT/PCEJ, one Device per slot)
+// disassembles cleanly, says what acpiphp and acpi-ged look for, and the
+// disassembly compiles back with iasl.
+TEST(Acpi, PciHotplugAmlDisassemblesAndRecompiles) {
+  ASSERT_EQ(std::system("command -v iasl >/dev/null 2>&1"), 0) << "iasl not found: apt-get install acpica-tools";
+  AcpiConfig c = with_pci(config(2));
+  c.pci->hotplug = AcpiPciHotplug{0xae00, 3, 0xfffffffc};  // slot 1 cold-plugged, not removable
+  const auto dir = std::filesystem::temp_directory_path() / ("franca-acpi-hp-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const AcpiBlob blob = build_acpi_tables(c, kBase);
+  const auto dsdt = std::find_if(blob.tables.begin(), blob.tables.end(), [](auto& t) { return sig(t) == "DSDT"; });
+  ASSERT_NE(dsdt, blob.tables.end());
+  EXPECT_EQ(acpi_checksum(dsdt->bytes, 0, dsdt->bytes.size()), 0);
+  std::ofstream(dir / "DSDT.dat", std::ios::binary)
+      .write(reinterpret_cast<const char*>(dsdt->bytes.data()), dsdt->bytes.size());
+  const std::string cmd = "cd " + dir.string() + " && iasl -d DSDT.dat > d.log 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream dsl(dir / "DSDT.dsl");
+  const std::string text((std::istreambuf_iterator<char>(dsl)), std::istreambuf_iterator<char>());
+  for (const char* want :
+       {"OperationRegion (PCST, SystemIO, 0xAE00, 0x0C)", "PCIU,   32", "B0EJ,   32", "Mutex (BLCK, 0x00)",
+        "Method (PCEJ, 1, NotSerialized)", "Method (PCNT, 0, NotSerialized)", "Notify (SL05, One)",
+        "Notify (SL05, 0x03)", "Name (_HID, \"ACPI0013\"", "Method (_EVT, 1, Serialized)", "\\_SB.PCI0.PCNT ()",
+        "Device (SL1F)", "Name (_ADR, 0x001F0000)", "Name (_SUN, 0x1F)", "PCEJ (0x1F)"}) {
+    EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+  }
+  // Slot 1 is not ejectable: its Device has no _EJ0.
+  const size_t sl01 = text.find("Device (SL01)"), sl02 = text.find("Device (SL02)");
+  ASSERT_NE(sl01, std::string::npos);
+  EXPECT_EQ(text.substr(sl01, sl02 - sl01).find("_EJ0"), std::string::npos);
+  const std::string recompile = "cd " + dir.string() + " && iasl -p re DSDT.dsl > r.log 2>&1";
+  EXPECT_EQ(std::system(recompile.c_str()), 0) << "the disassembly does not compile back";
   std::filesystem::remove_all(dir);
 }
 

@@ -82,9 +82,13 @@ uint8_t VirtioPciTransport::status() const {
 // BARs pre-programmed (Linux keeps them), memory decode on; capability chain:
 // MSI-X, then the virtio vendor caps COMMON, ISR, DEVICE, NOTIFY, PCI_CFG.
 void VirtioPciTransport::build_config_space() {
+  // A hot-plugged function (mmio_base 0) starts as hardware does: BARs
+  // unassigned, decode off, for the guest to place in its windows.
+  const bool preassigned = wiring_.mmio_base != 0;
   config_.add_memory_bar(kVirtioBar, kVirtioBarSize, /*is64=*/true, wiring_.mmio_base);
-  config_.add_memory_bar(kMsixBar, pci::Msix::kBarSize, /*is64=*/false, wiring_.mmio_base + kVirtioBarSize);
-  config_.store(PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+  config_.add_memory_bar(kMsixBar, pci::Msix::kBarSize, /*is64=*/false,
+                         preassigned ? wiring_.mmio_base + kVirtioBarSize : 0);
+  if (preassigned) config_.store(PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
   const auto msix_body = msix_->capability(kMsixBar);
   const auto msix_mask = pci::Msix::capability_write_mask();
   msix_cap_ = config_.add_capability(msix_body, msix_mask);
@@ -121,6 +125,7 @@ uint8_t VirtioPciTransport::add_vendor_cap(uint8_t cfg_type, uint64_t offset, ui
 
 Result<void> VirtioPciTransport::map_bars() {
   std::lock_guard lock(mutex_);
+  if (wiring_.mmio_base == 0) return {};  // unassigned: the guest maps them
   remap(kVirtioBar);
   remap(kMsixBar);
   if (!mapped_[kVirtioBar] || !mapped_[kMsixBar])

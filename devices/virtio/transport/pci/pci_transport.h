@@ -40,7 +40,7 @@ class VirtioPciTransport : public pci::PciFunction,
     std::shared_ptr<pci::PciBarHost> bars;  // BAR mapping + notify ioeventfds
     std::shared_ptr<pci::MsiSink> msi;      // one GSI per MSI-X vector
     std::shared_ptr<IrqLine> intx;          // level-triggered INTA
-    uint64_t mmio_base = 0;                 // 16 KiB-aligned; BAR4 here, BAR1 at +16 KiB
+    uint64_t mmio_base = 0;                 // 16 KiB-aligned; BAR4 here, BAR1 at +16 KiB; 0: unassigned (hotplug)
   };
 
   static Result<std::shared_ptr<VirtioPciTransport>> create(std::shared_ptr<VirtioDevice> device,
@@ -54,7 +54,8 @@ class VirtioPciTransport : public pci::PciFunction,
   void read(uint64_t offset, std::span<uint8_t> data) override;
   void write(uint64_t offset, std::span<const uint8_t> data) override;
 
-  // Maps the BARs as pre-programmed (memory decode is on at creation, as a BIOS leaves it).
+  // Maps the BARs as pre-programmed (memory decode is on at creation, as a BIOS
+  // leaves it); a no-op for a hot-plugged function, whose BARs the guest assigns.
   Result<void> map_bars();
   // Stops the device's data path and unmaps the BARs (VMM shutdown, unplug).
   void shutdown();

@@ -245,6 +245,42 @@ TEST_F(PciTransportTest, DisablingMemoryDecodeUnmapsBarsAndNotifies) {
   EXPECT_EQ(bars_->notifies.size(), 2u);
 }
 
+// A hot-plugged function starts with its BARs unassigned and decode off: nothing
+// on the bus until the guest (Linux's pci_assign_resource) places them, and its
+// shutdown (the unplug) takes every mapping and notify ioeventfd back.
+TEST_F(PciTransportTest, HotpluggedFunctionWaitsForTheGuestToAssignItsBarsAndUnplugReleasesThem) {
+  auto bars = std::make_shared<testing::FakeBarHost>();
+  auto device = std::make_shared<FakeDevice>(FakeDevice::Options{.type = 2, .id = "fakeblk1"});
+  auto hot = *VirtioPciTransport::create(device, memory_, loop_.loop(), {bars, msi_, intx_, 0});
+  ASSERT_TRUE(hot->map_bars());
+  auto hcfg = [&](uint32_t off, size_t len) {
+    uint32_t v = 0;
+    hot->config_read(off, {reinterpret_cast<uint8_t*>(&v), len});
+    return v;
+  };
+  auto hset = [&](uint32_t off, uint32_t v, size_t len) {
+    hot->config_write(off, {reinterpret_cast<const uint8_t*>(&v), len});
+  };
+  EXPECT_EQ(hcfg(PCI_COMMAND, 2) & PCI_COMMAND_MEMORY, 0u);
+  EXPECT_EQ(hcfg(PCI_BASE_ADDRESS_4, 4) & ~0xfu, 0u);
+  EXPECT_EQ(hcfg(PCI_BASE_ADDRESS_1, 4) & ~0xfu, 0u);
+  EXPECT_TRUE(bars->notifies.empty());
+  const uint64_t bar4 = 0x800000000, bar1 = 0xc2000000;  // BAR4 above 4 GiB, as Linux may place it
+  hset(PCI_BASE_ADDRESS_4, static_cast<uint32_t>(bar4), 4);
+  hset(PCI_BASE_ADDRESS_5, static_cast<uint32_t>(bar4 >> 32), 4);
+  hset(PCI_BASE_ADDRESS_1, static_cast<uint32_t>(bar1), 4);
+  EXPECT_TRUE(bars->notifies.empty()) << "no decode before the command register enables it";
+  hset(PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+  uint32_t v = 0;
+  EXPECT_TRUE(bars->bus.read(bar4, {reinterpret_cast<uint8_t*>(&v), 4}));
+  EXPECT_TRUE(bars->bus.read(bar1, {reinterpret_cast<uint8_t*>(&v), 4}));
+  EXPECT_EQ(bars->notifies.size(), 2u);
+  hot->shutdown();
+  EXPECT_FALSE(bars->bus.read(bar4, {reinterpret_cast<uint8_t*>(&v), 4}));
+  EXPECT_FALSE(bars->bus.read(bar1, {reinterpret_cast<uint8_t*>(&v), 4}));
+  EXPECT_TRUE(bars->notifies.empty());
+}
+
 TEST_F(PciTransportTest, PciCfgCapabilityWindowReachesBar4) {
   find_caps();
   const uint32_t cap = caps_[VIRTIO_PCI_CAP_PCI_CFG];
