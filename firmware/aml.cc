@@ -25,6 +25,15 @@ Bytes with_pkg_length(std::initializer_list<uint8_t> op, const Bytes& body) {
   return out;
 }
 
+// `op` PkgLength NameString `flags` TermList: Scope, Device, Method.
+Bytes named_block(std::initializer_list<uint8_t> op, std::string_view path, std::initializer_list<uint8_t> flags,
+                  const std::vector<Bytes>& terms) {
+  Bytes body = name_string(path);
+  body.insert(body.end(), flags);
+  for (const auto& t : terms) body.insert(body.end(), t.begin(), t.end());
+  return with_pkg_length(op, body);
+}
+
 // Address space descriptor common part (§6.4.3.5): type 0 memory, 2 bus number.
 Bytes address_space(uint8_t tag, uint8_t type, uint8_t type_flags, int width, uint64_t min, uint64_t max) {
   Bytes out{tag};
@@ -122,16 +131,10 @@ Bytes name(std::string_view path, const Bytes& object) {
   return out;
 }
 
-Bytes scope(std::string_view path, const std::vector<Bytes>& terms) {
-  Bytes body = name_string(path);
-  for (const auto& t : terms) body.insert(body.end(), t.begin(), t.end());
-  return with_pkg_length({kScopeOp}, body);
-}
+Bytes scope(std::string_view path, const std::vector<Bytes>& terms) { return named_block({kScopeOp}, path, {}, terms); }
 
 Bytes device(std::string_view path, const std::vector<Bytes>& terms) {
-  Bytes body = name_string(path);
-  for (const auto& t : terms) body.insert(body.end(), t.begin(), t.end());
-  return with_pkg_length({kExtOpPrefix, kDeviceOp}, body);
+  return named_block({kExtOpPrefix, kDeviceOp}, path, {}, terms);
 }
 
 Bytes eisa_id(std::string_view id) {
@@ -186,57 +189,35 @@ Bytes resource_template(const std::vector<Bytes>& descriptors) {
 }
 
 Bytes method(std::string_view path, unsigned args, bool serialized, const std::vector<Bytes>& terms) {
-  Bytes body = name_string(path);
-  body.push_back(static_cast<uint8_t>((args & 7) | (serialized ? 0x08 : 0)));
-  for (const auto& t : terms) body.insert(body.end(), t.begin(), t.end());
-  return with_pkg_length({kMethodOp}, body);
+  return named_block({kMethodOp}, path, {static_cast<uint8_t>((args & 7) | (serialized ? 0x08 : 0))}, terms);
 }
 
 Bytes operation_region(std::string_view path, RegionSpace space, uint64_t offset, uint64_t length) {
-  Bytes out{kExtOpPrefix, kOpRegionOp};
-  const Bytes n = name_string(path);
-  out.insert(out.end(), n.begin(), n.end());
-  out.push_back(static_cast<uint8_t>(space));
-  const Bytes o = integer(offset), l = integer(length);
-  out.insert(out.end(), o.begin(), o.end());
-  out.insert(out.end(), l.begin(), l.end());
-  return out;
+  return concat({{kExtOpPrefix, kOpRegionOp},
+                 name_string(path),
+                 {static_cast<uint8_t>(space)},
+                 integer(offset),
+                 integer(length)});
 }
 
 Bytes dword_fields(std::string_view region, const std::vector<std::string_view>& names) {
   Bytes body = name_string(region);
   body.push_back(0x03 | (1 << 5));  // DWordAcc, NoLock, WriteAsZeros
   for (std::string_view n : names) {
-    std::string seg(n.substr(0, 4));
-    seg.resize(4, '_');
+    const Bytes seg = name_string(n);  // one NameSeg, padded with '_'
     body.insert(body.end(), seg.begin(), seg.end());
     body.push_back(32);  // the field's width in bits, PkgLength-encoded
   }
   return with_pkg_length({kExtOpPrefix, kFieldOp}, body);
 }
 
-Bytes mutex(std::string_view path) {
-  Bytes out{kExtOpPrefix, kMutexOp};
-  const Bytes n = name_string(path);
-  out.insert(out.end(), n.begin(), n.end());
-  out.push_back(0);  // sync level 0
-  return out;
-}
-
+// SyncLevel 0.
+Bytes mutex(std::string_view path) { return concat({{kExtOpPrefix, kMutexOp}, name_string(path), {0}}); }
+// Timeout 0xFFFF: wait forever.
 Bytes acquire(std::string_view mutex_path) {
-  Bytes out{kExtOpPrefix, kAcquireOp};
-  const Bytes n = name_string(mutex_path);
-  out.insert(out.end(), n.begin(), n.end());
-  put_le(out, 0xffff, 2);
-  return out;
+  return concat({{kExtOpPrefix, kAcquireOp}, name_string(mutex_path), {0xff, 0xff}});
 }
-
-Bytes release(std::string_view mutex_path) {
-  Bytes out{kExtOpPrefix, kReleaseOp};
-  const Bytes n = name_string(mutex_path);
-  out.insert(out.end(), n.begin(), n.end());
-  return out;
-}
+Bytes release(std::string_view mutex_path) { return concat({{kExtOpPrefix, kReleaseOp}, name_string(mutex_path)}); }
 
 Bytes local(unsigned n) { return {static_cast<uint8_t>(kLocal0Op + (n & 7))}; }
 Bytes arg(unsigned n) { return {static_cast<uint8_t>(kArg0Op + (n < 7 ? n : 6))}; }

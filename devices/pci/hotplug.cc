@@ -9,43 +9,50 @@
 #include "vmm/core/log.h"
 
 namespace franca::pci {
+namespace {
+
+// Slot `slot`'s bit in the registers, 0 for the host bridge and out-of-range slots.
+uint32_t slot_bit(unsigned slot) { return slot >= 1 && slot < 32 ? 1u << slot : 0; }
+
+}  // namespace
 
 void PciHotplugRegisters::plug(unsigned slot) {
-  if (slot == 0 || slot >= 32) return;
+  const uint32_t bit = slot_bit(slot);
   std::lock_guard lock(mutex_);
-  up_ |= 1u << slot;
-  down_ &= ~(1u << slot);
-  eject_requested_ &= ~(1u << slot);
+  up_ |= bit;
+  down_ &= ~bit;
+  eject_requested_ &= ~bit;
 }
 
 void PciHotplugRegisters::request_eject(unsigned slot) {
-  if (slot == 0 || slot >= 32) return;
+  const uint32_t bit = slot_bit(slot);
   std::lock_guard lock(mutex_);
-  down_ |= 1u << slot;
-  up_ &= ~(1u << slot);
-  eject_requested_ |= 1u << slot;
+  down_ |= bit;
+  up_ &= ~bit;
+  eject_requested_ |= bit;
 }
 
 void PciHotplugRegisters::forget(unsigned slot) {
-  if (slot == 0 || slot >= 32) return;
+  const uint32_t bit = slot_bit(slot);
   std::lock_guard lock(mutex_);
-  up_ &= ~(1u << slot);
-  down_ &= ~(1u << slot);
-  eject_requested_ &= ~(1u << slot);
+  up_ &= ~bit;
+  down_ &= ~bit;
+  eject_requested_ &= ~bit;
 }
 
 bool PciHotplugRegisters::eject_pending(unsigned slot) const {
-  if (slot == 0 || slot >= 32) return false;
   std::lock_guard lock(mutex_);
-  return (eject_requested_ >> slot) & 1;
+  return (eject_requested_ & slot_bit(slot)) != 0;
 }
 
 void PciHotplugRegisters::read(uint64_t offset, std::span<uint8_t> data) {
   std::fill(data.begin(), data.end(), 0);
-  if (data.size() != 4 || (offset != kUp && offset != kDown)) {
-    if (offset != kEject || data.size() != 4) counters_.bad_accesses++;
-    return;  // B0EJ reads as 0
+  const bool bitmap = offset == kUp || offset == kDown;
+  if (data.size() != 4 || !(bitmap || offset == kEject)) {
+    counters_.bad_accesses++;
+    return;
   }
+  if (!bitmap) return;  // B0EJ reads as 0
   uint32_t value = 0;
   {
     std::lock_guard lock(mutex_);
@@ -76,7 +83,7 @@ void PciHotplugRegisters::write(uint64_t offset, std::span<const uint8_t> data) 
     FRANCA_WARN_RATELIMITED("pci hotplug: guest ejected slots {:#x} with no eject request (ignored)", ignored);
   }
   for (unsigned slot = 1; slot < 32; ++slot) {
-    if (!((honoured >> slot) & 1)) continue;
+    if (!(honoured & slot_bit(slot))) continue;
     counters_.ejects++;
     if (on_eject_) on_eject_(slot);
   }
