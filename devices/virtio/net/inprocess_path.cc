@@ -3,6 +3,7 @@
 #include "devices/virtio/net/inprocess_path.h"
 
 #include <limits.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,17 +16,20 @@
 namespace franca::virtio {
 namespace {
 
-// A TSO frame from the TAP is at most 64 KiB plus its headers.
+// A TSO frame from the TAP is at most 64 KiB plus its headers (65550 bytes
+// with an Ethernet and a VLAN header): what a read must have room for.
 constexpr size_t kMaxPacket = kNetHdrSize + 65536 + 256;
 // Chains (transmit) or frames (receive) per pass before the loop serves others.
 constexpr size_t kBudget = 256;
 
 }  // namespace
 
-InProcessPath::InProcessPath(PairContext ctx) : ctx_(std::move(ctx)), packet_(kMaxPacket) {
-  mrg_rxbuf_ = (ctx_.features >> VIRTIO_NET_F_MRG_RXBUF) & 1;
-  guest_csum_ = (ctx_.features >> VIRTIO_NET_F_GUEST_CSUM) & 1;
-}
+InProcessPath::InProcessPath(PairContext ctx)
+    : ctx_(std::move(ctx)),
+      mrg_rxbuf_((ctx_.features >> VIRTIO_NET_F_MRG_RXBUF) & 1),
+      guest_csum_((ctx_.features >> VIRTIO_NET_F_GUEST_CSUM) & 1),
+      rx_(ctx_.rx->queue, mrg_rxbuf_),
+      packet_(kMaxPacket) {}
 
 InProcessPath::~InProcessPath() { stop(); }
 
@@ -52,16 +56,18 @@ void InProcessPath::stop() {
   watch_tap(false);
   tx_kick_.reset();
   rx_kick_.reset();
-  if (packet_len_ && !failed_) deliver();  // one bounded attempt
+  if (packet_len_ && !failed_) deliver_held();  // one bounded attempt
   if (packet_len_) {
     ctx_.counters->rx_dropped++;  // no buffer for the frame in hand: the one loss a switch may cost
     packet_len_ = 0;
   }
-  if (!failed_) {
-    ctx_.rx->queue.enable_notifications();  // the next owner decides; leave kicks on
-    signal_rx();
-    if (ctx_.tx->queue.should_signal()) ctx_.interrupt->signal_used(ctx_.tx->index);
+  if (!failed_) end_rx_batch();  // what the attempt filled published, the rest given back
+  if (failed_) {
+    rx_.discard();  // the ring is the driver's to reset; nothing more is written to it
+    return;
   }
+  ctx_.rx->queue.enable_notifications();  // the next owner decides; leave kicks on
+  if (ctx_.tx->queue.should_signal()) ctx_.interrupt->signal_used(ctx_.tx->index);
 }
 
 void InProcessPath::link_changed() {
@@ -136,123 +142,130 @@ void InProcessPath::transmit(const DescriptorChain& chain) {
 void InProcessPath::on_rx_kick() {
   if (!running_ || failed_) return;
   ctx_.rx->queue.disable_notifications();
-  if (packet_len_ && !deliver()) return;  // still waiting (kicks re-enabled by deliver)
-  signal_rx();
   watch_tap(true);
+  if (packet_len_) on_tap_readable();  // the held frame first; then the TAP's readiness takes over
 }
 
+// One batch per wakeup: frames until the TAP is empty, the ring is, or the
+// budget is spent; then one publish and at most one interrupt.
 void InProcessPath::on_tap_readable() {
-  size_t frames = 0;
-  while (running_ && !failed_ && frames < kBudget) {
-    if (!packet_len_ && !read_frame()) break;
-    if (!deliver()) {
-      if (failed_) return;  // a corrupt ring, not a full one: fail() stopped everything
-      ctx_.counters->rx_ring_full++;
-      watch_tap(false);  // resume on the driver's kick
+  bool waiting = false;
+  for (size_t frames = 0; frames < kBudget && running_ && !failed_; ++frames) {
+    const RxStep step = packet_len_ ? deliver_held() : receive();
+    if (step == RxStep::kFailed) return;  // a corrupt ring, not a full one: fail() stopped everything
+    if (step == RxStep::kTapEmpty) break;
+    if (step == RxStep::kNoBuffers) {
+      waiting = true;
       break;
     }
-    ++frames;
   }
-  signal_rx();
+  if (!running_ || failed_) return;
+  end_rx_batch();
+  if (waiting && !failed_) {
+    ctx_.counters->rx_ring_full++;
+    watch_tap(false);  // resume on the driver's kick (take() left kicks on)
+  }
 }
 
-bool InProcessPath::read_frame() {
-  const ssize_t n = ::read(ctx_.tap_fd, packet_.data(), packet_.size());
+// Reads the next frame straight into the receive chains: readv over their
+// writable buffers, chains taken until they hold the largest frame a TAP
+// gives (with MRG_RXBUF; Linux posts buffers of about 1.5 KiB to a page each,
+// so a 64 KiB GSO frame fills dozens). A TAP read takes the whole frame or
+// loses the rest, and its length is unknown until then, so when the ring has
+// less than that posted (or the buffers need more than IOV_MAX iovecs), the
+// read's last iovec is packet_: a frame that fits the chains never touches it,
+// one that runs past them is copied whole into packet_ and held until enough
+// chains come (the one copy left, counted in rx_bounced). Chains a frame did
+// not fill stay for the next frame and are given back unpublished at the
+// batch's end.
+InProcessPath::RxStep InProcessPath::receive() {
+  auto took = rx_.take(kMaxPacket, false);
+  if (!took) {
+    fail(took.error());
+    return RxStep::kFailed;
+  }
+  if (*took == RxChains::Took::kDry) {
+    if (tap_readable()) return RxStep::kNoBuffers;  // a frame waits: so do we (kicks on)
+    ctx_.rx->queue.disable_notifications();         // nothing to receive: the TAP's readiness brings us back
+    return RxStep::kTapEmpty;
+  }
+  iov_.clear();
+  const size_t direct = rx_.iovecs(kMaxPacket, IOV_MAX - 1, iov_);
+  if (direct < kMaxPacket) iov_.push_back({packet_.data() + direct, kMaxPacket - direct});
+  const ssize_t n = ::readv(ctx_.tap_fd, iov_.data(), static_cast<int>(iov_.size()));
   if (n < 0) {
     if (errno != EAGAIN && errno != EINTR) FRANCA_WARN_RATELIMITED("{}: TAP read: {}", ctx_.id, std::strerror(errno));
-    return false;
+    return RxStep::kTapEmpty;
   }
-  if (static_cast<size_t>(n) < kNetHdrSize + kMinFrame) {
+  const auto len = static_cast<size_t>(n);
+  spdlog::trace("{}: rx {} bytes from the TAP ({} in the guest's buffers)", ctx_.id, len, direct);
+  if (len < kNetHdrSize + kMinFrame || len > kMaxPacket) {  // a runt, or cut short (a TAP reports the whole length)
     ctx_.counters->rx_dropped++;
-    return true;  // a runt: nothing held, try the next
+    return RxStep::kFrame;  // nothing filled: the chains stay for the next frame
   }
-  packet_len_ = static_cast<size_t>(n);
-  spdlog::trace("{}: rx {} bytes from the TAP", ctx_.id, n);
-  return true;
+  if (len > direct) {
+    rx_.copy_out({packet_.data(), direct});  // its head, from the chains it overran
+    packet_len_ = len;
+    ctx_.counters->rx_bounced++;
+    return deliver_held();
+  }
+  rx_.complete_frame(len, !guest_csum_);
+  ctx_.counters->rx_packets++;
+  ctx_.counters->rx_bytes += len - kNetHdrSize;
+  return RxStep::kFrame;
 }
 
-// Pops receive chains until they can hold `need` bytes (one chain without
-// MRG_RXBUF), taking at most the whole ring (size() slots; a size is at most
-// 32768, so num_buffers fits). On too few buffers the pops are undone and
-// kicks enabled. Bounded for a hostile driver that tops the ring up while we
-// pop: every chain adds capacity (one without writable bytes is a ring
-// error), the slots taken are capped, and a recheck that promised buffers
-// must yield one.
-bool InProcessPath::take_rx_chains(size_t need) {
-  Queue& q = ctx_.rx->queue;
-  chains_.clear();
-  size_t capacity = 0, slots = 0;
-  bool kicks_on = false, rechecked = false;
-  while (capacity < need && slots < q.size() && (mrg_rxbuf_ || chains_.empty())) {
-    chains_.emplace_back();
-    auto got = q.pop(chains_.back());
-    if (!got) {
-      fail(describe(got.error()));
-      return false;
+// Copies the held frame into receive chains; waits (kNoBuffers, kicks on) for
+// more when the ring has too few, drops it when the whole ring cannot hold it
+// (or one chain, without MRG_RXBUF).
+InProcessPath::RxStep InProcessPath::deliver_held() {
+  for (;;) {
+    auto took = rx_.take(packet_len_, true);
+    if (!took) {
+      fail(took.error());
+      return RxStep::kFailed;
     }
-    if (!*got) {
-      chains_.pop_back();
-      kicks_on = true;
-      // Out of buffers: ask for a kick, then look once more for buffers that raced it.
-      if (rechecked || !q.enable_notifications()) {
-        give_back_rx_chains();  // nothing taken: the chains stay the driver's; kicks stay on
-        return false;
-      }
-      rechecked = true;
+    if (*took == RxChains::Took::kEnough) break;
+    if (*took == RxChains::Took::kLimit && rx_.has_filled() && (mrg_rxbuf_ || rx_.empty())) {
+      if (!publish_rx()) return RxStep::kFailed;  // the batch's frames hold the rest of the ring: theirs first
       continue;
     }
-    rechecked = false;
-    if (chains_.back().writable_bytes() == 0) {  // ring_errors and a rate-limited log, through Net::fail
-      fail("receive chain without a device-writable buffer");
-      return false;
+    const size_t capacity = rx_.capacity();
+    if (!rx_.give_back()) {
+      fail("receive chains could not be given back to the driver");
+      return RxStep::kFailed;
     }
-    capacity += chains_.back().writable_bytes();
-    slots += chains_.back().ring_slots();
-  }
-  if (kicks_on) q.disable_notifications();  // not waiting any more
-  return true;
-}
-
-// Every chain take_rx_chains() popped goes back to the driver untouched (they
-// are the queue's latest pops, with no push since). Refused only by a bug
-// here; then the device fails rather than run on a ring it cannot account for.
-bool InProcessPath::give_back_rx_chains() {
-  const bool given = ctx_.rx->queue.undo_pop(chains_);
-  chains_.clear();
-  if (!given) fail("receive chains could not be given back to the driver");
-  return given;
-}
-
-bool InProcessPath::deliver() {
-  if (!packet_len_) return true;
-  if (!take_rx_chains(packet_len_)) return false;
-  size_t capacity = 0;
-  for (const DescriptorChain& c : chains_) capacity += c.writable_bytes();
-  if (capacity < packet_len_) {  // too small (one chain without MRG_RXBUF, or the whole ring): drop, keep the chains
-    if (!give_back_rx_chains()) return false;
+    if (*took == RxChains::Took::kDry) return RxStep::kNoBuffers;
     ctx_.counters->rx_dropped++;
     FRANCA_WARN_RATELIMITED("{}: dropped a {}-byte frame: receive buffers hold {}", ctx_.id, packet_len_, capacity);
     packet_len_ = 0;
-    return true;
+    return RxStep::kFrame;
   }
-  auto* header = reinterpret_cast<virtio_net_hdr_v1*>(packet_.data());
-  header->num_buffers = static_cast<uint16_t>(chains_.size());  // 1 without MRG_RXBUF (§5.1.6.4)
-  if (!guest_csum_) header->flags = 0;
-  used_.clear();
-  size_t offset = 0;
-  for (const DescriptorChain& c : chains_) {
-    ChainWriter writer(c);
-    offset += writer.write({packet_.data() + offset, packet_len_ - offset});
-    used_.push_back(UsedChain::of(c, writer.written()));
-  }
-  // Published together: the driver must never see the head (num_buffers = N)
-  // before the other N-1 buffers (Linux receive_mergeable: "buffers missing").
-  ctx_.rx->queue.push_batch(used_);
-  rx_unsignalled_ += used_.size();
+  rx_.copy_in({packet_.data(), packet_len_});
+  rx_.complete_frame(packet_len_, !guest_csum_);
   ctx_.counters->rx_packets++;
   ctx_.counters->rx_bytes += packet_len_ - kNetHdrSize;
   packet_len_ = 0;
+  return RxStep::kFrame;
+}
+
+bool InProcessPath::tap_readable() const {
+  pollfd p{.fd = ctx_.tap_fd, .events = POLLIN, .revents = 0};
+  return ::poll(&p, 1, 0) == 1;
+}
+
+bool InProcessPath::publish_rx() {
+  auto published = rx_.publish();
+  if (!published) {
+    fail(published.error());
+    return false;
+  }
+  rx_unsignalled_ += *published;
   return true;
+}
+
+void InProcessPath::end_rx_batch() {
+  if (publish_rx()) signal_rx();
 }
 
 void InProcessPath::signal_rx() {

@@ -2,12 +2,15 @@
 // (virtio 1.x §5.1.6.2 transmit, §5.1.6.3-4 receive with and without
 // VIRTIO_NET_F_MRG_RXBUF): transmit chains are written to the pair's TAP fd
 // (header copied out and checked, frame gathered straight from guest memory);
-// received frames are read from the TAP into one local buffer and copied into
-// as many receive chains as they need. Backpressure: when the receive ring has
-// no buffers the TAP fd is left unread (the kernel queues for us) until the
-// driver kicks the receive queue; a read frame is held (dropped only when the
-// whole ring cannot hold it, or when the path stops). A frame's chains are
-// published to the driver together.
+// received frames are read from the TAP straight into the receive chains
+// (readv over their buffers, as many chains as a frame needs with MRG_RXBUF),
+// a batch of them per wakeup, published together at the batch's end with at
+// most one interrupt. Only a frame longer than the buffers posted when it is
+// read goes through a local buffer (rx_bounced). Backpressure: when the
+// receive ring has no buffers the TAP fd is left unread (the kernel queues for
+// us) until the driver kicks the receive queue; a frame that overran the
+// buffers is held (dropped only when the whole ring cannot hold it, or when
+// the path stops).
 #pragma once
 
 #include <sys/uio.h>
@@ -17,6 +20,7 @@
 
 #include "devices/virtio/device_session.h"
 #include "devices/virtio/net/pair_path.h"
+#include "devices/virtio/net/rx_chains.h"
 
 namespace franca::virtio {
 
@@ -34,12 +38,17 @@ class InProcessPath final : public PairPath {
   void transmit(const DescriptorChain& chain);
   void on_rx_kick();
   void on_tap_readable();
-  // Reads one frame into packet_ unless one is held; false when the TAP is empty.
-  bool read_frame();
-  // Copies the held frame into receive chains; false when the ring has too few buffers.
-  bool deliver();
-  bool take_rx_chains(size_t need);
-  bool give_back_rx_chains();
+  enum class RxStep : uint8_t { kFrame, kTapEmpty, kNoBuffers, kFailed };
+  // Reads one frame from the TAP into the receive chains taken for it.
+  RxStep receive();
+  // Whether a frame waits in the TAP (the ring ran dry: wait for buffers only then).
+  bool tap_readable() const;
+  // Copies the held frame (packet_) into receive chains.
+  RxStep deliver_held();
+  // Publishes the chains filled so far (and gives back the rest); false when the device failed.
+  bool publish_rx();
+  // publish_rx() and at most one interrupt.
+  void end_rx_batch();
   void watch_tap(bool on);
   void fail(std::string_view why);
   void signal_rx();
@@ -50,10 +59,9 @@ class InProcessPath final : public PairPath {
   bool failed_ = false;
   bool mrg_rxbuf_ = false;
   bool guest_csum_ = false;
-  std::vector<uint8_t> packet_;  // header + frame read from the TAP
+  RxChains rx_;
+  std::vector<uint8_t> packet_;  // a frame that overran the buffers posted: header + frame
   size_t packet_len_ = 0;        // 0: no frame held
-  std::vector<DescriptorChain> chains_;
-  std::vector<UsedChain> used_;
   std::vector<iovec> iov_;
   uint64_t rx_unsignalled_ = 0;
 };

@@ -21,6 +21,7 @@ struct PairCounters {
   std::atomic<uint64_t> tx_dropped{0};    // bad header, or the TAP refused the frame
   std::atomic<uint64_t> rx_dropped{0};    // too big for the posted buffers, or lost in a switch
   std::atomic<uint64_t> rx_ring_full{0};  // times reading the TAP paused for want of buffers
+  std::atomic<uint64_t> rx_bounced{0};    // frames longer than the buffers posted, copied (in-process)
   std::atomic<uint64_t> vhost_calls{0};   // used-buffer signals relayed from vhost
 };
 

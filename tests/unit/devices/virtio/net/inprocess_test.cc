@@ -184,13 +184,15 @@ TEST_P(NetDataPathTest, FrameLargerThanTheWholeReceiveRingIsDroppedAndTheBuffers
   EXPECT_TRUE(failures().empty());
 }
 
-// Reset with a frame held for want of buffers while the driver has posted a
-// receive chain with nothing writable: stop() makes one bounded attempt,
-// fails the ring, drops the frame and returns.
+// Reset with a frame held for want of buffers (it overran the one posted)
+// while the driver has posted a receive chain with nothing writable: stop()
+// makes one bounded attempt, fails the ring, drops the frame and returns.
 TEST_P(NetDataPathTest, ResetWithAFrameHeldOverAChainWithoutWritableBuffersDropsTheFrame) {
   activate(features(bit(VIRTIO_NET_F_MRG_RXBUF)));
+  post_rx(1, 32);
   tap_send(packet(virtio_net_hdr_v1{}, ethernet_frame(60)));
   ASSERT_TRUE(wait_until([&] { return counter("rx_ring_full") >= 1; }));
+  EXPECT_EQ(counter("rx_bounced"), 1u);
   rx().add({{alloc(64), 64, false}});
   rx().publish();  // not kicked: the frame is still held when the reset comes
   reset_device();
