@@ -76,6 +76,7 @@ void InProcessPath::link_changed() {
 
 void InProcessPath::fail(std::string_view why) {
   failed_ = true;
+  rx_.discard();  // nothing taken is published or given back over a corrupt ring
   watch_tap(false);
   ctx_.fail(why);
 }
@@ -180,6 +181,10 @@ void InProcessPath::on_tap_readable() {
 // batch's end.
 InProcessPath::RxStep InProcessPath::receive() {
   auto took = rx_.take(kMaxPacket, false);
+  if (took && *took == RxChains::Took::kLimit && rx_.empty()) {  // a ring's worth filled this batch: publish it
+    if (!publish_rx()) return RxStep::kFailed;
+    took = rx_.take(kMaxPacket, false);
+  }
   if (!took) {
     fail(took.error());
     return RxStep::kFailed;

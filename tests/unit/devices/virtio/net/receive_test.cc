@@ -121,6 +121,24 @@ TEST_P(NetReceiveTest, FramesQueuedInTheTapArePublishedAsOneBatchWithOneInterrup
   EXPECT_EQ(counter("rx_bounced"), 0u);
 }
 
+// One wakeup may fill every chain of the ring: the batch is published then,
+// and the frames after it wait in the TAP, never copied.
+TEST_P(NetReceiveTest, FramesBeyondARingsWorthInOneWakeupWaitInTheTapWithoutACopy) {
+  activate(features());
+  for (uint8_t i = 0; i < 20; ++i) tap_send(packet(virtio_net_hdr_v1{}, ethernet_frame(60, i)));
+  ASSERT_TRUE(wait_until([&] { return counter("rx_ring_full") >= 1; }));
+  post_rx(queue_size_, 2048);
+  kick_rx();
+  EXPECT_EQ(wait_used(rx(), queue_size_).size(), queue_size_);
+  ASSERT_TRUE(wait_until([&] { return counter("rx_ring_full") >= 2; }));
+  post_rx(4, 2048);
+  kick_rx();
+  EXPECT_EQ(wait_used(rx(), 4).size(), 4u);
+  EXPECT_EQ(counter("rx0_packets"), 20u);
+  EXPECT_EQ(counter("rx_bounced"), 0u);
+  EXPECT_EQ(counter("rx_dropped"), 0u);
+}
+
 // num_buffers is written after the read, wherever the header's bytes are.
 TEST_P(NetReceiveTest, HeaderSplitAcrossDescriptorsGetsItsNumBuffers) {
   activate(features());
