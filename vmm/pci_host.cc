@@ -4,6 +4,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <set>
+
 #include <spdlog/spdlog.h>
 
 #include "arch/x86_64/layout.h"
@@ -18,21 +20,44 @@ class PciHost::MsiRoutes {
   explicit MsiRoutes(KvmVm& vm) : vm_(vm) {}
   uint32_t allocate() {
     std::lock_guard lock(mutex_);
+    if (!free_.empty()) {
+      const uint32_t gsi = *free_.begin();
+      free_.erase(free_.begin());
+      ++in_use_;
+      return gsi;
+    }
+    ++in_use_;
     return next_gsi_++;
+  }
+  // `gsi` is no longer used: its route goes and it may be allocated again.
+  void release(uint32_t gsi) {
+    std::lock_guard lock(mutex_);
+    if (routes_.erase(gsi)) install();
+    free_.insert(gsi);
+    --in_use_;
   }
   void set(uint32_t gsi, uint64_t address, uint32_t data) {
     std::lock_guard lock(mutex_);
     routes_[gsi] = MsiRoute{gsi, address, data};
-    std::vector<MsiRoute> all;
-    for (const auto& [_, r] : routes_) all.push_back(r);
-    if (auto r = vm_.set_gsi_routing(all); !r)
-      FRANCA_WARN_RATELIMITED("MSI route for gsi {}: {}", gsi, r.error().message);
+    install();
+  }
+  size_t in_use() const {
+    std::lock_guard lock(mutex_);
+    return in_use_;
   }
 
  private:
+  void install() {
+    std::vector<MsiRoute> all;
+    for (const auto& [_, r] : routes_) all.push_back(r);
+    if (auto r = vm_.set_gsi_routing(all); !r) FRANCA_WARN_RATELIMITED("MSI routes: {}", r.error().message);
+  }
+
   KvmVm& vm_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   uint32_t next_gsi_ = x86::kFirstMsiGsi;
+  std::set<uint32_t> free_;
+  size_t in_use_ = 0;
   std::map<uint32_t, MsiRoute> routes_;
 };
 
@@ -74,23 +99,36 @@ class IntxLine : public IrqLine {
   bool level_ = false;
 };
 
+}  // namespace
+
 // One GSI + irqfd per MSI-X vector; the transport writes the eventfd (no ioctl).
-class KvmMsiSink : public pci::MsiSink {
+// Destroyed with its function: the irqfds are deassigned and the GSIs released.
+class PciHost::KvmMsiSink : public pci::MsiSink {
  public:
   static Result<std::shared_ptr<KvmMsiSink>> create(KvmVm& vm, std::shared_ptr<PciHost::MsiRoutes> routes,
                                                     uint16_t vectors) {
-    auto sink = std::make_shared<KvmMsiSink>(std::move(routes));
+    auto sink = std::make_shared<KvmMsiSink>(vm, std::move(routes));
     for (uint16_t v = 0; v < vectors; ++v) {
       Fd fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
       if (!fd.valid()) return errno_error("eventfd for an MSI-X vector");
       const uint32_t gsi = sink->routes_->allocate();
-      if (auto r = vm.irqfd(fd.get(), gsi); !r) return std::unexpected(r.error());
+      if (auto r = vm.irqfd(fd.get(), gsi); !r) {
+        sink->routes_->release(gsi);
+        return std::unexpected(r.error());
+      }
       sink->gsis_.push_back(gsi);
       sink->fds_.push_back(std::move(fd));
     }
     return sink;
   }
-  explicit KvmMsiSink(std::shared_ptr<PciHost::MsiRoutes> routes) : routes_(std::move(routes)) {}
+  KvmMsiSink(KvmVm& vm, std::shared_ptr<PciHost::MsiRoutes> routes) : vm_(vm), routes_(std::move(routes)) {}
+  ~KvmMsiSink() override {
+    for (size_t i = 0; i < gsis_.size(); ++i) {
+      if (auto r = vm_.irqfd(fds_[i].get(), gsis_[i], /*deassign=*/true); !r)
+        FRANCA_WARN_RATELIMITED("irqfd of gsi {}: {}", gsis_[i], r.error().message);
+      routes_->release(gsis_[i]);
+    }
+  }
   void route(uint16_t vector, uint64_t address, uint32_t data) override {
     if (vector < gsis_.size()) routes_->set(gsis_[vector], address, data);
   }
@@ -101,10 +139,13 @@ class KvmMsiSink : public pci::MsiSink {
   }
 
  private:
+  KvmVm& vm_;
   std::shared_ptr<PciHost::MsiRoutes> routes_;
   std::vector<uint32_t> gsis_;
   std::vector<Fd> fds_;
 };
+
+namespace {
 
 class KvmBarHost : public pci::PciBarHost {
  public:
@@ -144,36 +185,109 @@ PciHost::PciHost(KvmVm& vm, Bus& pio, Bus& mmio, const GuestMemory& memory, Even
 
 PciHost::~PciHost() { shutdown(); }
 
-Result<void> PciHost::attach() {
+Result<void> PciHost::attach(std::function<void(unsigned slot)> on_eject) {
   if (auto r = pio_.insert(pci::PciRoot::kConfigAddressPort, pci::PciRoot::kConfigPortsLen, root_.config_ports()); !r)
     return r;
+  // The eject write hides the slot at once (a rescan must not find it again);
+  // the teardown runs later, off the vCPU thread (release()).
+  hotplug_ = std::make_shared<pci::PciHotplugRegisters>([this, on_eject = std::move(on_eject)](unsigned slot) {
+    root_.remove(slot);
+    spdlog::info("pci: the guest ejected slot {}", slot);
+    if (on_eject) on_eject(slot);
+  });
+  if (auto r = pio_.insert(x86::kPciHotplugPort, pci::PciHotplugRegisters::kSize, hotplug_); !r) return r;
   return mmio_.insert(x86::kPciEcamBase, x86::kPciEcamSize, root_.ecam());
 }
 
-Result<void> PciHost::add_virtio(std::shared_ptr<virtio::VirtioDevice> device) {
+Result<unsigned> PciHost::add_virtio(std::shared_ptr<virtio::VirtioDevice> device, Placement placement) {
   const unsigned slot = root_.next_free_slot();
   if (slot >= pci::PciRoot::kSlots) return usage_error("too many PCI devices (31 on bus 0)");
-  if (next_bar_ + kSlotSpan > x86::kPciMmio32Base + x86::kPciMmio32Size) return usage_error("PCI BAR window full");
+  const bool hot = placement == Placement::kHot;
+  if (!hot && next_bar_ + kSlotSpan > x86::kPciMmio32Base + x86::kPciMmio32Size)
+    return usage_error("PCI BAR window full");
   const uint32_t gsi = x86::kPciIntxGsis[slot % 4];  // INTA of `slot`, as in the _PRT
   const uint16_t vectors = std::min<uint16_t>(device->num_queues() + 1, pci::Msix::kMaxVectors);
   auto sink = KvmMsiSink::create(vm_, routes_, vectors);
   if (!sink) return std::unexpected(sink.error());
   const std::string id = device->id();
+  const uint64_t base = hot ? 0 : next_bar_;  // a hot-plugged function's BARs are the guest's to place
   virtio::VirtioPciTransport::Wiring wiring{std::make_shared<KvmBarHost>(vm_, mmio_), *sink,
-                                            std::make_shared<IntxLine>(intx_, gsi), next_bar_};
+                                            std::make_shared<IntxLine>(intx_, gsi), base};
   auto transport = virtio::VirtioPciTransport::create(std::move(device), memory_, loop_, std::move(wiring));
   if (!transport) return std::unexpected(transport.error());
-  if (auto r = (*transport)->map_bars(); !r) return r;
-  if (auto r = root_.add(*transport); !r) return std::unexpected(r.error());
-  spdlog::info("{}: virtio-pci at 00:{:02x}.0, BARs at {:#x}, INTA gsi {}, {} MSI-X vectors", id, slot, next_bar_, gsi,
-               vectors);
-  next_bar_ += kSlotSpan;
-  transports_.push_back(std::move(*transport));
+  if (auto r = (*transport)->map_bars(); !r) return std::unexpected(r.error());
+  auto added = root_.add(*transport);
+  if (!added) return std::unexpected(added.error());
+  if (hot) {
+    spdlog::info("{}: virtio-pci hot-added at 00:{:02x}.0, INTA gsi {}, {} MSI-X vectors", id, *added, gsi, vectors);
+  } else {
+    spdlog::info("{}: virtio-pci at 00:{:02x}.0, BARs at {:#x}, INTA gsi {}, {} MSI-X vectors", id, *added,
+                 next_bar_, gsi, vectors);
+    next_bar_ += kSlotSpan;
+  }
+  std::lock_guard lock(mutex_);
+  slots_[*added] = Slot{std::move(*transport), std::move(*sink), placement};
+  if (placement == Placement::kColdFixed) fixed_slots_ |= 1u << *added;
+  return *added;
+}
+
+void PciHost::announce(unsigned slot) {
+  hotplug_->plug(slot);
+  pulse_ged();
+}
+
+Result<void> PciHost::request_eject(unsigned slot) {
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = slots_.find(slot);
+    if (it == slots_.end()) return usage_error(fmt::format("no PCI device in slot {}", slot));
+    if (it->second.placement == Placement::kColdFixed)
+      return usage_error(fmt::format("the device in slot {} is not removable (removable=off)", slot));
+  }
+  hotplug_->request_eject(slot);
+  pulse_ged();
   return {};
 }
 
+void PciHost::release(unsigned slot) {
+  Slot gone;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = slots_.find(slot);
+    if (it == slots_.end()) return;
+    gone = std::move(it->second);
+    slots_.erase(it);
+  }
+  root_.remove(slot);  // already hidden by the eject; also for a slot released without one
+  hotplug_->forget(slot);
+  gone.transport->shutdown();  // data path stopped, BARs and notify ioeventfds gone
+  gone.transport.reset();
+  gone.msi.reset();  // irqfds deassigned, GSIs back in the pool
+}
+
+void PciHost::pulse_ged() {
+  // An edge on the GED's pin: its _EVT runs PCI0.PCNT, which reads the bitmaps.
+  for (bool level : {true, false}) {
+    if (auto r = vm_.irq_line(x86::kGedGsi, level); !r)
+      FRANCA_WARN_RATELIMITED("GED gsi {}: {}", x86::kGedGsi, r.error().message);
+  }
+}
+
+bool PciHost::guest_handles_hotplug() const {
+  auto masked = vm_.ioapic_pin_masked(x86::kGedGsi);
+  return masked && !*masked;
+}
+
+uint32_t PciHost::ejectable_slots() const {
+  std::lock_guard lock(mutex_);
+  return 0xfffffffeu & ~fixed_slots_;
+}
+
+size_t PciHost::msi_gsis_in_use() const { return routes_->in_use(); }
+
 void PciHost::shutdown() {
-  for (auto& t : transports_) t->shutdown();
+  std::lock_guard lock(mutex_);
+  for (auto& [_, s] : slots_) s.transport->shutdown();
 }
 
 firmware::AcpiPci PciHost::acpi() const {
@@ -184,7 +298,7 @@ firmware::AcpiPci PciHost::acpi() const {
                            mmio64_base_,
                            x86::kPciMmio64Size,
                            {x86::kPciIntxGsis[0], x86::kPciIntxGsis[1], x86::kPciIntxGsis[2], x86::kPciIntxGsis[3]},
-                           std::nullopt};
+                           firmware::AcpiPciHotplug{x86::kPciHotplugPort, x86::kGedGsi, ejectable_slots()}};
 }
 
 }  // namespace franca

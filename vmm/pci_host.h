@@ -7,9 +7,11 @@
 
 #include <map>
 #include <memory>
+#include <functional>
 #include <mutex>
 #include <vector>
 
+#include "devices/pci/hotplug.h"
 #include "devices/pci/root.h"
 #include "firmware/acpi.h"
 #include "vmm/core/bus.h"
@@ -28,16 +30,37 @@ class PciHost {
   PciHost(KvmVm& vm, Bus& pio, Bus& mmio, const GuestMemory& memory, EventLoop& loop, uint64_t ram_top);
   ~PciHost();
 
-  // Puts the config ports and ECAM on the buses.
-  Result<void> attach();
-  // A virtio device on the next free slot with pre-assigned BARs.
-  Result<void> add_virtio(std::shared_ptr<virtio::VirtioDevice> device);
+  // Puts the config ports, ECAM and the hotplug registers on the buses.
+  // `on_eject` runs on the ejecting vCPU thread once the guest ejected a slot
+  // franca asked it to eject (the slot is already gone from config space).
+  Result<void> attach(std::function<void(unsigned slot)> on_eject = {});
+
+  enum class Placement {
+    kColdRemovable,  // present at boot, BARs pre-assigned, the guest may be asked to eject it
+    kColdFixed,      // present at boot, no _EJ0: device-del refuses it
+    kHot,            // added to a running guest: BARs unassigned, announced through the GED
+  };
+  // A virtio device on the next free slot; returns the slot.
+  Result<unsigned> add_virtio(std::shared_ptr<virtio::VirtioDevice> device, Placement placement);
+  // Hot-add: tell the guest `slot` has a new device (device check through the GED).
+  void announce(unsigned slot);
+  // Hot-remove: ask the guest to eject `slot` (fails for a fixed or empty slot).
+  Result<void> request_eject(unsigned slot);
+  // After the guest ejected `slot`: stops the data path and releases the BARs,
+  // notify ioeventfds, MSI routes, GSIs and irqfds. Not on a vCPU thread.
+  void release(unsigned slot);
+  // Whether the guest's ACPI has taken the GED interrupt (its pin is unmasked).
+  bool guest_handles_hotplug() const;
+  size_t msi_gsis_in_use() const;
+  const pci::PciHotplugRegisters::Counters& hotplug_counters() const { return hotplug_->counters(); }
+
   // Stops every device's data path (before the loop stops).
   void shutdown();
   firmware::AcpiPci acpi() const;
 
   class MsiRoutes;
   class IntxLevels;
+  class KvmMsiSink;
 
  private:
   KvmVm& vm_;
@@ -50,7 +73,18 @@ class PciHost {
   std::shared_ptr<MsiRoutes> routes_;
   std::shared_ptr<IntxLevels> intx_;
   uint64_t next_bar_ = 0;
-  std::vector<std::shared_ptr<virtio::VirtioPciTransport>> transports_;
+  void pulse_ged();
+  uint32_t ejectable_slots() const;  // every slot but the host bridge and the fixed ones
+
+  std::shared_ptr<pci::PciHotplugRegisters> hotplug_;
+  struct Slot {
+    std::shared_ptr<virtio::VirtioPciTransport> transport;
+    std::shared_ptr<KvmMsiSink> msi;
+    Placement placement;
+  };
+  mutable std::mutex mutex_;  // slots_, fixed_slots_
+  std::map<unsigned, Slot> slots_;
+  uint32_t fixed_slots_ = 0;  // cold-plugged without _EJ0
 };
 
 }  // namespace franca

@@ -13,6 +13,7 @@
 #include "arch/x86_64/cpuid.h"
 #include "arch/x86_64/layout.h"
 #include "devices/legacy/acpi_pm.h"
+#include "devices/virtio/device.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial_8250.h"
 #include "devices/legacy/test_exit.h"
@@ -28,6 +29,7 @@
 #include "vmm/host_memory.h"
 #include "vmm/kernel_cache.h"
 #include "vmm/mmio_host.h"
+#include "vmm/hotplug.h"
 #include "vmm/pci_host.h"
 #include "vmm/virtio_devices.h"
 #include "vmm/vm_api.h"
@@ -210,16 +212,24 @@ Result<void> Vm::setup_devices() {
   for (const MemoryRegion& r : memory_.regions()) ram_top = std::max(ram_top, r.gpa + r.size);
   mmio_ = std::make_unique<MmioHost>(kvm_vm_, mmio_bus_, memory_, *loop_);
   pci_ = std::make_unique<PciHost>(kvm_vm_, pio_bus_, mmio_bus_, memory_, *loop_, ram_top);
-  if (auto r = pci_->attach(); !r) return r;
+  hotplug_ = std::make_unique<PciHotplug>(*pci_, *loop_, registry_);
+  if (auto r = pci_->attach([this](unsigned slot) { hotplug_->ejected(slot); }); !r) return r;
   return setup_virtio_devices();
 }
 
 Result<void> Vm::setup_virtio_devices() {
   if (auto r = devices_.start(*loop_); !r) return r;
   for (size_t i = 0; i < devices_.all.size(); ++i) {
-    auto r = devices_.transports[i] == Transport::kPci ? pci_->add_virtio(devices_.all[i])
-                                                       : mmio_->add_virtio(devices_.all[i]);
-    if (!r) return r;
+    DeviceEntry entry{devices_.all[i], devices_.all[i]->id(), devices_.transports[i], std::nullopt, false, false};
+    if (devices_.transports[i] == Transport::kPci) {
+      auto slot = pci_->add_virtio(devices_.all[i], PciHost::Placement::kColdRemovable);
+      if (!slot) return std::unexpected(slot.error());
+      entry.pci_slot = *slot;
+      entry.removable = true;
+    } else if (auto r = mmio_->add_virtio(devices_.all[i]); !r) {
+      return r;
+    }
+    registry_.add(std::move(entry));
   }
   return {};
 }
@@ -250,7 +260,7 @@ Result<void> Vm::setup_host_events() {
     const double seconds = *config_.timeout_seconds;
     auto expired = [this, seconds] {
       spdlog::warn("--timeout {}s expired, stopping the guest", seconds);
-      log_guest_state(vcpu_control_, devices_.all, "--timeout");
+      log_guest_state(vcpu_control_, registry_.devices(), "--timeout");
       request_stop(StopReason::kTimeout, kExitTimeout);
     };
     if (auto r = host_events_->add_timeout(seconds, expired); !r) return r;
@@ -318,6 +328,7 @@ void Vm::shutdown() {
   for (auto& vcpu : vcpus_) vcpu->stop();
   for (auto& vcpu : vcpus_) vcpu->join();
   log_step("shutdown: vCPUs stopped");
+  hotplug_.reset();  // no eject arrives now; a release in progress finishes before the data paths stop
   if (mmio_) mmio_->shutdown();  // data paths stop before the loop
   if (pci_) pci_->shutdown();
   log_step("shutdown: device data paths stopped");
@@ -336,8 +347,8 @@ void Vm::start_api() {
   started_ = std::chrono::steady_clock::now();
   if (!api_server_) return;
   StopFn stop = [this](StopReason reason, int code) { request_stop(reason, code); };
-  api_target_ = make_vm_api({config_.cpus, config_.memory, devices_.all, devices_.transports, vcpu_control_,
-                             std::move(stop), started_, *loop_});
+  api_target_ =
+      make_vm_api({config_.cpus, config_.memory, registry_, *hotplug_, vcpu_control_, std::move(stop), started_, *loop_});
   api_server_->start(*api_target_);
   spdlog::info("control socket on {}", api_server_->path());
 }

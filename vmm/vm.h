@@ -24,6 +24,7 @@
 #include "vmm/core/host_input.h"
 #include "vmm/core/kvm.h"
 #include "vmm/core/stop.h"
+#include "vmm/device_registry.h"
 #include "vmm/kernel_cache.h"
 #include "vmm/vcpu.h"
 #include "vmm/vcpu_control.h"
@@ -34,6 +35,7 @@ namespace franca {
 class Serial8250;
 class MmioHost;
 class PciHost;
+class PciHotplug;
 class HostEvents;
 namespace firmware {
 struct BzImage;
@@ -90,7 +92,9 @@ class Vm {
   std::unique_ptr<HostEvents> host_events_;     // signalfd, timerfds, stdin on loop_
   OpenedDevices devices_;                       // every virtio device and its transport choice
   std::unique_ptr<MmioHost> mmio_;              // virtio-mmio slots, their irqfds and ioeventfds
-  std::unique_ptr<PciHost> pci_;                // root bus, BARs, MSI routes, INTx
+  std::unique_ptr<PciHost> pci_;                // root bus, BARs, MSI routes, INTx, hotplug registers
+  DeviceRegistry registry_;                     // every virtio device now (cold + hot-added)
+  std::unique_ptr<PciHotplug> hotplug_;         // device-add / device-del; stopped with the api
   std::unique_ptr<api::ApiServer> api_server_;  // stopped first in shutdown()
   std::unique_ptr<api::ApiTarget> api_target_;
   std::chrono::steady_clock::time_point started_;

@@ -9,6 +9,7 @@
 #include "devices/virtio/device.h"
 #include "devices/virtio/net/net_control.h"
 #include "vmm/core/event_loop.h"
+#include "vmm/hotplug.h"
 #include "vmm/vm_api.h"
 
 namespace franca {
@@ -49,7 +50,7 @@ class VmApi final : public api::ApiTarget {
 
   Result<json> status() override {
     json devices = json::array();
-    for (size_t i = 0; i < vm_.devices.size(); ++i) devices.push_back(describe(i));
+    for (const DeviceEntry& e : vm_.devices.snapshot()) devices.push_back(describe(e));
     const std::chrono::duration<double> uptime = std::chrono::steady_clock::now() - vm_.started;
     return json{{"state", vm_.vcpus.paused() ? "paused" : "running"},
                 {"cpus", vm_.cpus},
@@ -117,6 +118,17 @@ class VmApi final : public api::ApiTarget {
     return json{{"devices", std::move(devices)}};
   }
 
+  Result<json> device_add(const std::string& type, const std::string& opts) override {
+    auto added = vm_.hotplug.add(type, opts);
+    if (!added) return std::unexpected(added.error());
+    return json{{"id", added->id}, {"pci", fmt::format("0000:00:{:02x}.0", added->slot)}};
+  }
+
+  Result<json> device_del(const std::string& id) override {
+    if (auto r = vm_.hotplug.remove(id, kEjectWait); !r) return std::unexpected(r.error());
+    return json{{"id", id}, {"removed", true}};
+  }
+
   Result<json> vcpus() override { return json{{"vcpus", vm_.vcpus.inspect()}}; }
 
   Result<json> set_balloon(uint64_t target_mib) override {
@@ -160,6 +172,7 @@ class VmApi final : public api::ApiTarget {
  private:
   static constexpr std::chrono::milliseconds kStatsWait{2000};
   static constexpr std::chrono::milliseconds kLoopWait{2000};
+  static constexpr std::chrono::milliseconds kEjectWait{20000};
 
   static constexpr uint64_t kPagesPerMib = kMiB / virtio::balloon::kPageSize;
 
@@ -177,17 +190,22 @@ class VmApi final : public api::ApiTarget {
   }
 
   Result<virtio::Balloon*> find_balloon() const {
-    for (const auto& device : vm_.devices) {
-      if (auto* b = dynamic_cast<virtio::Balloon*>(device.get())) return b;
+    for (const auto& device : vm_.devices.devices()) {
+      if (auto* b = dynamic_cast<virtio::Balloon*>(device.get())) return b;  // never hot-removed
     }
     return usage_error("this VM has no balloon (start it with --balloon)");
   }
 
-  json describe(size_t i) const {
-    virtio::VirtioDevice& device = *vm_.devices[i];
-    json out{{"id", device.id()},
+  static json describe(const DeviceEntry& e) {
+    virtio::VirtioDevice& device = *e.device;
+    json out{{"id", e.id},
              {"type", type_name(device.device_type())},
-             {"transport", vm_.transports[i] == Transport::kPci ? "pci" : "mmio"}};
+             {"transport", e.transport == Transport::kPci ? "pci" : "mmio"}};
+    if (e.pci_slot) {
+      out["pci"] = fmt::format("0000:00:{:02x}.0", *e.pci_slot);
+      out["hotplugged"] = e.hotplugged;
+      out["removable"] = e.removable;
+    }
     if (auto* net = dynamic_cast<virtio::NetControl*>(&device)) {
       out["backend"] = net->backend_name();
       out["link"] = net->link_up() ? "up" : "down";
@@ -196,25 +214,23 @@ class VmApi final : public api::ApiTarget {
     return out;
   }
 
-  Result<size_t> find(const std::string& id) const {
-    for (size_t i = 0; i < vm_.devices.size(); ++i) {
-      if (vm_.devices[i]->id() == id) return i;
-    }
+  Result<std::shared_ptr<virtio::VirtioDevice>> find(const std::string& id) const {
+    if (auto e = vm_.devices.find(id)) return e->device;
     return usage_error(fmt::format("no device \"{}\"", id));
   }
 
   // Device `id`, or every device when there is no id.
   Result<std::vector<std::shared_ptr<virtio::VirtioDevice>>> selected(const std::optional<std::string>& id) const {
-    if (!id) return vm_.devices;
-    auto index = find(*id);
-    if (!index) return std::unexpected(index.error());
-    return std::vector<std::shared_ptr<virtio::VirtioDevice>>{vm_.devices[*index]};
+    if (!id) return vm_.devices.devices();
+    auto device = find(*id);
+    if (!device) return std::unexpected(device.error());
+    return std::vector<std::shared_ptr<virtio::VirtioDevice>>{*device};
   }
 
   Result<virtio::NetControl*> find_net(const std::string& id) const {
-    auto index = find(id);
-    if (!index) return std::unexpected(index.error());
-    virtio::VirtioDevice& device = *vm_.devices[*index];
+    auto found = find(id);
+    if (!found) return std::unexpected(found.error());
+    virtio::VirtioDevice& device = **found;  // the registry keeps it alive while the api thread uses it
     auto* net = dynamic_cast<virtio::NetControl*>(&device);
     if (!net)
       return usage_error(fmt::format("{} is a {} device, not a net device", id, type_name(device.device_type())));

@@ -10,11 +10,13 @@
 
 #include "vmm/api/api_target.h"
 #include "vmm/config.h"
+#include "vmm/device_registry.h"
 #include "vmm/core/stop.h"
 #include "vmm/vcpu_control.h"
 
 namespace franca {
 class EventLoop;
+class PciHotplug;
 namespace virtio {
 class VirtioDevice;
 }  // namespace virtio
@@ -25,8 +27,8 @@ class VirtioDevice;
 struct VmView {
   unsigned cpus;
   uint64_t memory;  // bytes
-  const std::vector<std::shared_ptr<virtio::VirtioDevice>>& devices;
-  const std::vector<Transport>& transports;  // of devices[i]
+  DeviceRegistry& devices;
+  PciHotplug& hotplug;
   VcpuControl& vcpus;
   StopFn request_stop;
   std::chrono::steady_clock::time_point started;

@@ -43,6 +43,10 @@ inline constexpr uint64_t kVirtioMmioBase = 0xd0000000;
 inline constexpr uint32_t kVirtioMmioGsis[] = {5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 20, 21, 22, 23};
 // MSI-X vectors get KVM GSIs from here up (0-23 are the IOAPIC/PIC pins).
 inline constexpr uint32_t kFirstMsiGsi = 24;
+// ACPI PCI hotplug: the Generic Event Device's interrupt (a free ISA pin, edge)
+// and the PCIU/PCID/B0EJ register block (devices/pci/hotplug.h).
+inline constexpr uint32_t kGedGsi = 3;
+inline constexpr uint16_t kPciHotplugPort = 0xae00;
 inline constexpr uint64_t kIoapicAddr = 0xfec00000;
 inline constexpr uint64_t kLapicAddr = 0xfee00000;
 inline constexpr uint64_t kTssAddr = 0xfffbd000;

@@ -37,6 +37,10 @@ class ApiTarget {
   // memory statistics (refreshed first when the balloon does not poll).
   virtual Result<nlohmann::json> set_balloon(uint64_t target_mib) = 0;
   virtual Result<nlohmann::json> balloon_stats() = 0;
+  // PCI hotplug: a disk, net or console from its --disk/--net/--console option
+  // string (reply: id, PCI address); removal waits for the guest's eject.
+  virtual Result<nlohmann::json> device_add(const std::string& type, const std::string& opts) = 0;
+  virtual Result<nlohmann::json> device_del(const std::string& id) = 0;
 };
 
 }  // namespace franca::api

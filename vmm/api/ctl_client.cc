@@ -41,6 +41,12 @@ COMMANDS
                                   to the rest (QEMU's `balloon`; MIB = all: empty)
   balloon-stats                   target, balloon size and what it holds, and the
                                   guest's memory statistics with their age
+  device-add disk|net|console OPTS
+                                  hot-add a virtio-pci device; OPTS as --disk,
+                                  --net or --console take them; replies with its
+                                  id and PCI address (the guest needs ACPI)
+  device-del ID                   ask the guest to eject device ID; replies once
+                                  it did (an error after 20 s, device in place)
   '{"cmd": ...}'                  send a raw JSON request
 
 Prints the reply as JSON on stdout. Exit status: 0 ok, 1 the VM answered with
@@ -50,6 +56,8 @@ EXAMPLES
   franca ctl /run/vm.sock status
   franca ctl /run/vm.sock net-link net0 down
   franca ctl /run/vm.sock balloon 128
+  franca ctl /run/vm.sock device-add disk path=extra.img,serial=extra
+  franca ctl /run/vm.sock device-del blk1
   franca ctl /run/vm.sock '{"cmd": "counters", "id": "blk0"}'
 )";
 
@@ -95,6 +103,16 @@ Result<json> build_request(const std::vector<std::string>& words) {
     if (v.empty() || ec != std::errc() || ptr != v.data() + v.size())
       return usage_error(fmt::format("balloon: '{}' is not a size in MiB", v));
     return json{{"cmd", cmd}, {"target_mib", mib}};
+  }
+  if (cmd == "device-add") {
+    if (auto r = arity(2, 2, "device-add disk|net|console OPTS"); !r) return std::unexpected(r.error());
+    auto request = one_of(cmd, words[1], "type", {"disk", "net", "console"});
+    if (request) (*request)["opts"] = words[2];
+    return request;
+  }
+  if (cmd == "device-del") {
+    if (auto r = arity(1, 1, "device-del ID"); !r) return std::unexpected(r.error());
+    return json{{"cmd", cmd}, {"id", words[1]}};
   }
   const bool link = cmd == "net-link";
   if (link || cmd == "net-backend") {

@@ -88,14 +88,28 @@ Result<json> balloon(ApiTarget& target, const json& request) {
   return target.set_balloon(it->get<uint64_t>());
 }
 
+Result<json> device_add(ApiTarget& target, const json& request) {
+  auto type = choice_field(request, "type", {"disk", "net", "console"});
+  if (!type) return std::unexpected(type.error());
+  auto opts = string_field(request, "opts");
+  if (!opts) return std::unexpected(opts.error());
+  return target.device_add(*type, *opts);
+}
+
+Result<json> device_del(ApiTarget& target, const json& request) {
+  auto id = string_field(request, "id");
+  if (!id) return std::unexpected(id.error());
+  return target.device_del(*id);
+}
+
 struct Command {
   std::string_view name;
   std::vector<std::string_view> fields;  // allowed besides "cmd"
   std::function<Result<json>(ApiTarget&, const json&)> run;
 };
 
-const std::array<Command, 11>& commands() {
-  static const std::array<Command, 11> table{{
+const std::array<Command, 13>& commands() {
+  static const std::array<Command, 13> table{{
       {"status", {}, [](ApiTarget& t, const json&) { return t.status(); }},
       {"pause", {}, [](ApiTarget& t, const json&) { return t.pause(); }},
       {"resume", {}, [](ApiTarget& t, const json&) { return t.resume(); }},
@@ -107,6 +121,8 @@ const std::array<Command, 11>& commands() {
       {"vcpus", {}, [](ApiTarget& t, const json&) { return t.vcpus(); }},
       {"balloon", {"target_mib"}, balloon},
       {"balloon-stats", {}, [](ApiTarget& t, const json&) { return t.balloon_stats(); }},
+      {"device-add", {"type", "opts"}, device_add},
+      {"device-del", {"id"}, device_del},
   }};
   return table;
 }
@@ -134,7 +150,7 @@ Result<json> dispatch(ApiTarget& target, std::string_view line) {
   }
   return usage_error(fmt::format(
       "unknown cmd \"{}\" (expected status, pause, resume, shutdown, net-link, net-backend, counters, queues, "
-      "vcpus, balloon or balloon-stats)",
+      "vcpus, balloon, balloon-stats, device-add or device-del)",
       *cmd));
 }
 

@@ -170,6 +170,14 @@ Result<void> KvmVm::irqfd(int event_fd, uint32_t gsi, bool deassign) {
   return check(ioctl(fd_.get(), KVM_IRQFD, &request), "KVM_IRQFD");
 }
 
+Result<bool> KvmVm::ioapic_pin_masked(uint32_t pin) const {
+  kvm_irqchip chip{};
+  chip.chip_id = KVM_IRQCHIP_IOAPIC;
+  if (auto r = check(ioctl(fd_.get(), KVM_GET_IRQCHIP, &chip), "KVM_GET_IRQCHIP"); !r) return std::unexpected(r.error());
+  if (pin >= KVM_IOAPIC_NUM_PINS) return true;
+  return chip.chip.ioapic.redirtbl[pin].fields.mask != 0;
+}
+
 Result<void> KvmVm::set_gsi_routing(std::span<const MsiRoute> msi) {
   constexpr uint32_t kIrqchipPins = 24, kPicPins = 16;
   std::vector<kvm_irq_routing_entry> entries;

@@ -37,6 +37,9 @@ class KvmVm {
   Result<void> set_user_memory_region(uint32_t slot, uint64_t gpa, uint64_t size, void* host);
   Result<void> irq_line(uint32_t gsi, bool level);
   Result<void> irqfd(int event_fd, uint32_t gsi, bool deassign = false);
+  // Whether the in-kernel IOAPIC's redirection entry `pin` is masked: a guest
+  // that has not requested that interrupt leaves it masked.
+  Result<bool> ioapic_pin_masked(uint32_t pin) const;
   // KVM_SET_GSI_ROUTING replaces the whole table: this installs KVM's 24 default
   // IRQCHIP routes (GSI 0-15 -> PIC + IOAPIC, 16-23 -> IOAPIC) plus `msi`.
   Result<void> set_gsi_routing(std::span<const MsiRoute> msi);

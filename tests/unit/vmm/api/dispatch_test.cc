@@ -38,6 +38,20 @@ TEST(Dispatch, EachCommandReachesTheTargetWithItsArguments) {
                                       "balloon-stats"}));
 }
 
+TEST(Dispatch, DeviceAddAndDelCarryTypeOptsAndId) {
+  FakeTarget target;
+  const json added =
+      handle_request(target, R"({"cmd":"device-add","type":"disk","opts":"path=b.img,serial=x"})");
+  EXPECT_EQ(added, (json{{"ok", true}, {"id", "blk1"}, {"pci", "0000:00:05.0"}}));
+  EXPECT_EQ(handle_request(target, R"({"cmd":"device-del","id":"blk1"})").value("removed", false), true);
+  EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"device-del","id":"blk9"})")), "no device \"blk9\"");
+  EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"device-add","type":"gpu","opts":""})")),
+            "\"type\": \"gpu\" is not one of disk, net, console");
+  EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"device-add","type":"disk"})")), "missing \"opts\"");
+  EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"device-del"})")), "missing \"id\"");
+  EXPECT_EQ(target.calls(), (std::vector<std::string>{"device-add disk path=b.img,serial=x", "device-del blk1"}));
+}
+
 TEST(Dispatch, BalloonNeedsANonNegativeIntegerTarget) {
   FakeTarget target;
   EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"balloon"})")), "missing \"target_mib\"");

@@ -49,6 +49,13 @@ class FakeTarget : public ApiTarget {
     return record("balloon " + std::to_string(target_mib), json{{"target_mib", target_mib}});
   }
   Result<json> balloon_stats() override { return record("balloon-stats", json{{"stats", {{"free_memory", 1}}}}); }
+  Result<json> device_add(const std::string& type, const std::string& opts) override {
+    return record("device-add " + type + " " + opts, json{{"id", "blk1"}, {"pci", "0000:00:05.0"}});
+  }
+  Result<json> device_del(const std::string& id) override {
+    if (id != "blk1") return usage_error("no device \"" + id + "\"");
+    return record("device-del " + id, json{{"id", id}, {"removed", true}});
+  }
 
   std::vector<std::string> calls() const {
     std::lock_guard lock(mutex_);

@@ -1,0 +1,73 @@
+// The VM's virtio devices as the control API and the hotplug code see them:
+// cold-plugged ones from the command line and hot-added ones, each with its
+// transport and PCI slot. The api thread adds and removes; any thread reads a
+// snapshot (the --timeout dump runs on the loop).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vmm/device_options.h"
+
+namespace franca {
+namespace virtio {
+class VirtioDevice;
+}  // namespace virtio
+
+struct DeviceEntry {
+  std::shared_ptr<virtio::VirtioDevice> device;
+  std::string id;
+  Transport transport = Transport::kPci;
+  std::optional<unsigned> pci_slot;  // bus 0
+  bool hotplugged = false;
+  bool removable = false;
+};
+
+class DeviceRegistry {
+ public:
+  void add(DeviceEntry entry) {
+    std::lock_guard lock(mutex_);
+    entries_.push_back(std::move(entry));
+  }
+  std::optional<DeviceEntry> remove(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->id != id) continue;
+      DeviceEntry out = std::move(*it);
+      entries_.erase(it);
+      return out;
+    }
+    return std::nullopt;
+  }
+  std::optional<DeviceEntry> find(const std::string& id) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& e : entries_)
+      if (e.id == id) return e;
+    return std::nullopt;
+  }
+  std::optional<DeviceEntry> find_slot(unsigned slot) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& e : entries_)
+      if (e.pci_slot == slot) return e;
+    return std::nullopt;
+  }
+  std::vector<DeviceEntry> snapshot() const {
+    std::lock_guard lock(mutex_);
+    return entries_;
+  }
+  std::vector<std::shared_ptr<virtio::VirtioDevice>> devices() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::shared_ptr<virtio::VirtioDevice>> out;
+    for (const auto& e : entries_) out.push_back(e.device);
+    return out;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<DeviceEntry> entries_;
+};
+
+}  // namespace franca

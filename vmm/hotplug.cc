@@ -1,0 +1,152 @@
+// PCI hotplug of virtio devices: open, place, announce; eject request, wait, release.
+#include "vmm/hotplug.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "devices/virtio/block/block.h"
+#include "devices/virtio/console/console.h"
+#include "devices/virtio/net/net.h"
+#include "vmm/core/event_loop.h"
+#include "vmm/core/thread.h"
+#include "vmm/pci_host.h"
+
+namespace franca {
+namespace {
+
+Result<void> pci_only(Transport transport, std::string_view type) {
+  if (transport == Transport::kPci) return {};
+  return usage_error(fmt::format("device-add {}: transport=mmio has no hotplug (virtio-mmio devices are fixed at boot)",
+                                 type));
+}
+
+}  // namespace
+
+PciHotplug::PciHotplug(PciHost& pci, EventLoop& loop, DeviceRegistry& registry)
+    : pci_(pci),
+      loop_(loop),
+      registry_(registry),
+      worker_(start_thread({.name = "hotplug"}, [this](std::stop_token stop) { run(stop); })) {}
+
+PciHotplug::~PciHotplug() {
+  worker_.request_stop();
+  cv_.notify_all();
+}
+
+std::string PciHotplug::next_id(std::string_view prefix) const {
+  for (unsigned n = 0;; ++n) {
+    std::string id = fmt::format("{}{}", prefix, n);
+    if (!registry_.find(id)) return id;
+  }
+}
+
+Result<PciHotplug::Added> PciHotplug::add(std::string_view type, std::string_view opts) {
+  if (!pci_.guest_handles_hotplug()) {
+    return usage_error(
+        "the guest has not enabled ACPI hotplug (its GED interrupt is masked: still booting, acpi=off, or a kernel "
+        "without the acpi-ged driver)");
+  }
+  std::shared_ptr<virtio::VirtioDevice> device;
+  std::string id;
+  if (type == "disk") {
+    auto option = parse_disk_option(opts);
+    if (!option) return std::unexpected(option.error());
+    if (auto r = pci_only(option->transport, type); !r) return std::unexpected(r.error());
+    id = next_id("blk");
+    auto disk = virtio::Block::create(option->block, id);
+    if (!disk) return std::unexpected(disk.error());
+    device = std::move(*disk);
+  } else if (type == "net") {
+    auto option = parse_net_option(opts);
+    if (!option) return std::unexpected(option.error());
+    if (auto r = pci_only(option->transport, type); !r) return std::unexpected(r.error());
+    id = next_id("net");
+    virtio::NetConfig net = option->net;
+    if (!net.mac_given) net.mac[5] = static_cast<uint8_t>(net.mac[5] + 0x80 + next_index_);  // apart from cold NICs
+    auto nic = virtio::Net::create(net, id);
+    if (!nic) return std::unexpected(nic.error());
+    device = std::move(*nic);
+  } else if (type == "console") {
+    auto option = parse_console_option(opts);
+    if (!option) return std::unexpected(option.error());
+    if (auto r = pci_only(option->transport, type); !r) return std::unexpected(r.error());
+    if (option->console.mode == virtio::ConsoleConfig::Mode::kStdio)
+      return usage_error("device-add console: stdio belongs to the VM's first console; use pty, file: or socket:");
+    id = next_id("console");
+    auto console = virtio::Console::create(option->console, id);
+    if (!console) return std::unexpected(console.error());
+    std::shared_ptr<virtio::Console> shared = std::move(*console);
+    Result<void> started;
+    loop_.invoke([&] { started = shared->start(loop_); });
+    if (!started) return std::unexpected(started.error());
+    device = shared;
+  } else {
+    return usage_error(fmt::format("device-add: type \"{}\" is not one of disk, net, console", type));
+  }
+  auto slot = pci_.add_virtio(device, PciHost::Placement::kHot);
+  if (!slot) return std::unexpected(slot.error());
+  registry_.add(DeviceEntry{device, id, Transport::kPci, *slot, /*hotplugged=*/true, /*removable=*/true});
+  {
+    std::lock_guard lock(mutex_);
+    ++next_index_;
+    ++stats_.added;
+  }
+  pci_.announce(*slot);
+  spdlog::info("hotplug: {} added in slot {}", id, *slot);
+  return Added{id, *slot};
+}
+
+Result<void> PciHotplug::remove(const std::string& id, std::chrono::milliseconds timeout) {
+  const auto entry = registry_.find(id);
+  if (!entry) return usage_error(fmt::format("no device \"{}\"", id));
+  if (!entry->pci_slot) return usage_error(fmt::format("{} is a virtio-mmio device: no hotplug there", id));
+  if (!entry->removable) return usage_error(fmt::format("{} is not removable (removable=off)", id));
+  if (!pci_.guest_handles_hotplug()) return usage_error("the guest has not enabled ACPI hotplug (GED interrupt masked)");
+  {
+    std::lock_guard lock(mutex_);
+    removing_.insert(id);
+  }
+  if (auto r = pci_.request_eject(*entry->pci_slot); !r) return r;
+  spdlog::info("hotplug: asked the guest to eject {} (slot {})", id, *entry->pci_slot);
+  std::unique_lock lock(mutex_);
+  const bool gone = cv_.wait_for(lock, timeout, [&] { return !removing_.contains(id); });
+  if (gone) return {};
+  return host_error(fmt::format(
+      "{}: the guest did not eject it within {} ms; it stays in place with the eject request pending", id,
+      timeout.count()));
+}
+
+void PciHotplug::ejected(unsigned slot) {
+  {
+    std::lock_guard lock(mutex_);
+    ejected_.push_back(slot);
+  }
+  cv_.notify_all();
+}
+
+void PciHotplug::run(std::stop_token stop) {
+  std::unique_lock lock(mutex_);
+  while (!stop.stop_requested()) {
+    cv_.wait(lock, stop, [&] { return !ejected_.empty(); });
+    while (!ejected_.empty()) {
+      const unsigned slot = ejected_.front();
+      ejected_.pop_front();
+      lock.unlock();
+      const auto entry = registry_.find_slot(slot);
+      pci_.release(slot);
+      if (entry) registry_.remove(entry->id);
+      spdlog::info("hotplug: {} removed from slot {}", entry ? entry->id : "?", slot);
+      lock.lock();
+      if (entry) removing_.erase(entry->id);
+      ++stats_.removed;
+      cv_.notify_all();
+    }
+  }
+}
+
+PciHotplug::Stats PciHotplug::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+}  // namespace franca

@@ -1,0 +1,65 @@
+// Hot-add and hot-remove of virtio-pci devices on a running guest (README
+// "Hotplug"): device-add opens the device from the same option string as the
+// command line, puts it on a free slot with unassigned BARs and tells the guest
+// through the GED (ACPI device check); device-del asks the guest to eject the
+// slot and waits for its _EJ0, after which a `hotplug` thread releases
+// everything the device held (PciHost::release) — also when the caller has
+// given up waiting.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "vmm/core/error.h"
+#include "vmm/device_registry.h"
+
+namespace franca {
+class PciHost;
+class EventLoop;
+
+class PciHotplug {
+ public:
+  PciHotplug(PciHost& pci, EventLoop& loop, DeviceRegistry& registry);
+  ~PciHotplug();
+
+  struct Added {
+    std::string id;
+    unsigned slot;
+  };
+  // `type`: disk, net or console; `opts` as --disk/--net/--console take them. api thread.
+  Result<Added> add(std::string_view type, std::string_view opts);
+  // Returns once the guest ejected device `id` and it is gone, or an error after `timeout`
+  // (the eject request then stays pending). api thread.
+  Result<void> remove(const std::string& id, std::chrono::milliseconds timeout);
+  // PciHost's eject callback (a vCPU thread): queues the slot for release.
+  void ejected(unsigned slot);
+
+  struct Stats {
+    uint64_t added = 0;
+    uint64_t removed = 0;
+  };
+  Stats stats() const;
+
+ private:
+  void run(std::stop_token stop);
+  std::string next_id(std::string_view prefix) const;
+
+  PciHost& pci_;
+  EventLoop& loop_;
+  DeviceRegistry& registry_;
+  mutable std::mutex mutex_;
+  std::condition_variable_any cv_;
+  std::deque<unsigned> ejected_;     // slots to release
+  std::set<std::string> removing_;   // ids with an eject request out
+  uint64_t next_index_ = 0;
+  Stats stats_;
+  std::jthread worker_;  // last: stopped and joined first
+};
+
+}  // namespace franca
