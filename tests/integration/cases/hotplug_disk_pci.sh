@@ -1,0 +1,86 @@
+# PCI hotplug of a disk through ACPI (GED + acpiphp): device-add makes /dev/vda
+# appear in a running guest with no rescan; the guest reads the host's pattern
+# and writes one the host then sees; device-del ejects it (gone from
+# /sys/bus/pci); the same disk comes back; then add/remove cycles with franca's
+# fd count and RSS compared before and after.
+source "$FRANCA_REPO/tests/integration/lib.sh"
+CYCLES=${FRANCA_HOTPLUG_CYCLES:-50}
+
+make_initramfs initrd.gz '
+exec 0<>/dev/hvc0 1>&0 2>&0
+stty -echo
+virtio_pci_count() { n=0; for d in /sys/bus/pci/devices/*; do [ "$(cat $d/vendor)" = 0x1af4 ] && [ "$(cat $d/device)" = 0x1042 ] && n=$((n+1)); done; echo $n; }
+wait_dev() { i=0; while [ $i -lt 600 ]; do [ -b /dev/vda ] && { echo "DEV_UP_$1=$i"; return; }; sleep 0.05; i=$((i+1)); done; echo "DEV_UP_$1=never"; }
+wait_gone() { i=0; while [ $i -lt 600 ]; do [ "$(virtio_pci_count)" = 0 ] && { echo "DEV_GONE_$1=$i"; return; }; sleep 0.05; i=$((i+1)); done; echo "DEV_GONE_$1=never"; }
+echo HOTPLUG-READY
+while read -r line; do eval "$line"; done' "virtio_pci virtio_console virtio_blk"
+
+head -c 4M /dev/urandom > b.img
+mkfifo input
+exec 3<>input
+"$FRANCA_BIN" --kernel "$KERNEL" --initrd initrd.gz --memory 512M --serial file:serial.log --api-socket api.sock \
+  --cmdline "console=ttyS0 panic=-1" --timeout 560 --console stdio --log-level info <input >console.log 2>franca.err &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+died() {
+  { cat franca.err; echo "--- hvc0 ---"; tail -n 30 console.log; echo "--- serial ---"; tail -n 60 serial.log; } >&2
+  fail "$1"
+}
+wait_for() {
+  local end=$((SECONDS + $2))
+  while ((SECONDS < end)); do
+    grep -aq "^$1" console.log && return 0
+    kill -0 "$pid" 2>/dev/null || died "franca exited before the guest printed '$1'"
+    sleep 0.2
+  done
+  died "the guest did not print '$1' within $2 s"
+}
+guest() { echo "$*" >&3; }
+ctl() { "$FRANCA_BIN" ctl api.sock "$@" || died "franca ctl $* failed"; }
+value() { guest_value console.log "$1"; }
+fds() { ls "/proc/$pid/fd" | wc -l; }
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
+
+wait_for HOTPLUG-READY 240
+# The guest's acpi-ged may bind a moment after userspace starts.
+for _ in $(seq 50); do "$FRANCA_BIN" ctl api.sock device-add disk path=b.img,serial=hot1 >add.json 2>add.err && break; sleep 0.2; done
+grep -q '"id"' add.json || died "device-add never succeeded: $(cat add.err)"
+log "device-add: $(cat add.json)"
+guest "wait_dev a"
+wait_for DEV_UP_a= 60
+[[ $(value DEV_UP_a) != never ]] || died "/dev/vda did not appear after device-add"
+log "ok: /dev/vda appeared $(( $(value DEV_UP_a) * 50 )) ms after the guest was asked to look"
+want=$(head -c 4096 b.img | md5sum | cut -d' ' -f1)
+guest 'echo READ_MD5=$(dd if=/dev/vda bs=4096 count=1 2>/dev/null | md5sum | cut -d" " -f1)'
+wait_for READ_MD5= 30
+expect_eq "$(value READ_MD5)" "$want" "the guest read the host's pattern from the hot-added disk"
+guest 'printf "FRANCA-HOTPLUG-WRITE-%s" 1 | dd of=/dev/vda bs=4096 seek=256 conv=sync,fsync 2>/dev/null; echo WROTE=$?'
+wait_for WROTE= 30
+ctl device-del blk0 >del.json
+log "device-del: $(cat del.json)"
+grep -q '"removed": *true' del.json || died "device-del did not report the removal"
+guest "wait_gone a"
+wait_for DEV_GONE_a= 30
+[[ $(value DEV_GONE_a) != never ]] || died "the virtio-blk function is still in /sys/bus/pci after device-del"
+expect_eq "$(dd if=b.img bs=4096 skip=256 count=1 2>/dev/null | tr -d '\0')" "FRANCA-HOTPLUG-WRITE-1" \
+  "the guest's write is on the host file after the eject"
+
+fd0=$(fds) rss0=$(rss_kib)
+for ((i = 1; i <= CYCLES; i++)); do
+  ctl device-add disk path=b.img,serial=hot1 >/dev/null
+  guest "wait_dev c$i"
+  wait_for "DEV_UP_c$i=" 60
+  [[ $(value "DEV_UP_c$i") != never ]] || died "cycle $i: /dev/vda did not appear"
+  ctl device-del blk0 >/dev/null
+  guest "wait_gone c$i"
+  wait_for "DEV_GONE_c$i=" 30
+done
+fd1=$(fds) rss1=$(rss_kib)
+log "after $CYCLES add/remove cycles: fds $fd0 -> $fd1, VmRSS $rss0 -> $rss1 KiB"
+ctl counters >counters.json
+expect_eq "$fd1" "$fd0" "no fd leaked over $CYCLES cycles"
+(( rss1 - rss0 < 8192 )) || died "VmRSS grew by $((rss1 - rss0)) KiB over $CYCLES cycles"
+ctl shutdown >/dev/null
+wait "$pid" || true
+grep -q "ACPI Error\|AE_" serial.log && died "ACPI errors on the guest console"
+log "PASS"
