@@ -109,7 +109,7 @@ std::string slot_name(uint32_t slot) { return fmt::format("SL{:02X}", slot); }
 std::vector<Bytes> pci0_hotplug_aml(const AcpiPciHotplug& hp) {
   using namespace aml;
   std::vector<Bytes> terms{
-      operation_region("PCST", RegionSpace::kSystemIo, hp.port, 12),
+      operation_region("PCST", RegionSpace::kSystemIo, hp.port, AcpiPciHotplug::kRegisterBytes),
       dword_fields("PCST", {"PCIU", "PCID", "B0EJ"}),
       mutex("BLCK"),
       // PCEJ(slot): the guest ejected `slot`.

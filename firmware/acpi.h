@@ -28,9 +28,10 @@ struct AcpiMmioDevice {
 // (devices/pci/hotplug.h) and Notifies each slot (1 = device check, 3 = eject
 // request); a slot's _EJ0 writes its bit to the eject register.
 struct AcpiPciHotplug {
-  uint16_t port;             // PCIU at +0, PCID at +4, B0EJ at +8 (32-bit registers)
-  uint32_t ged_gsi;          // edge-triggered, active-high
-  uint32_t ejectable_slots;  // bit s: slot s has _EJ0 (bit 0, the host bridge, never)
+  static constexpr uint16_t kRegisterBytes = 12;  // the PCST region: three dwords
+  uint16_t port;                                  // PCIU at +0, PCID at +4, B0EJ at +8 (32-bit registers)
+  uint32_t ged_gsi;                               // edge-triggered, active-high
+  uint32_t ejectable_slots;                       // bit s: slot s has _EJ0 (bit 0, the host bridge, never)
 };
 
 // The PCI root bus 0 (PNP0A08): ECAM, BAR windows and INTx routing.

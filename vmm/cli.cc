@@ -4,10 +4,12 @@
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
 
+#include <set>
 #include <sstream>
 
 #include "vmm/core/log.h"
 #include "vmm/option_parse.h"
+#include "vmm/virtio_devices.h"
 
 namespace po = boost::program_options;
 
@@ -49,9 +51,13 @@ DESCRIPTION
   and its own exit, with the time from that request to the exit.
 
   Virtio devices take one option grammar, key=value items separated by commas
-  (like cloud-hypervisor); every device accepts transport=pci|mmio and
+  (like cloud-hypervisor); every device accepts transport=pci|mmio,
   features=-name,-name to hide offered feature bits from the driver (the way
-  around a buggy driver or device feature).
+  around a buggy driver or device feature), and id=NAME (1-16 letters, digits,
+  '-', '_'; default blkN, netN, console0, balloon0: the name logs, status and
+  the control socket use). PCI devices also take slot=N (1-31 on bus 0,
+  default the lowest free one) and removable=on|off (default on: device-del
+  may remove it; off: the guest's ACPI has no eject method for its slot).
   transport=pci (default): a modern virtio-pci function (1af4:1040+type) on PCI
   bus 0 (ACPI MCFG + PCI0), MSI-X vectors per queue, INTx with pci=nomsi; the
   guest needs virtio_pci. transport=mmio: virtio-mmio described in the ACPI
@@ -122,11 +128,29 @@ CONTROL SOCKET
                             balloon inflates to the rest (QEMU's `balloon`)
     {"cmd": "balloon-stats"}  the target, what the balloon holds, the guest's
                             memory statistics and their age
+    {"cmd": "device-add", "type": "disk"|"net"|"console", "opts": "path=b.img"}
+                            hot-adds a virtio-pci device (opts as --disk, --net,
+                            --console take them); replies with its id and slot
+    {"cmd": "device-del", "id": "blk1"}  asks the guest to eject it; replies once
+                            the guest has (an error after 20 s, device in place)
   Replies are {"ok": true, ...} or {"ok": false, "error": "..."}.
   franca ctl PATH COMMAND [ARGS] sends one request and prints the reply; COMMAND
   is status, pause, resume, shutdown, counters [ID], queues [ID], net-link ID
-  up|down, net-backend ID inprocess|vhost, balloon MIB, balloon-stats, or a raw
-  JSON object (see franca ctl --help).
+  up|down, net-backend ID inprocess|vhost, balloon MIB, balloon-stats,
+  device-add disk|net|console OPTS, device-del ID, or a raw JSON object (see
+  franca ctl --help).
+
+HOTPLUG
+  Virtio-pci disks, NICs and consoles can be added to and removed from a
+  running guest (device-add, device-del above) through ACPI: a Generic Event
+  Device (ACPI0013) tells the guest's acpiphp of the new or departing slot, as
+  QEMU's acpi-pci-hotplug and Cloud Hypervisor do; the guest assigns the new
+  function's BARs itself and needs no rescan. The guest must have taken the
+  event's interrupt (a kernel with ACPI, acpi-ged and acpiphp, e.g. Debian's;
+  until it has, device-add says so). A removal completes when the guest has
+  released the device (its driver finished the I/O in flight and ejected the
+  slot); franca then frees its BARs, MSI-X routes, irqfds and files. Limits:
+  bus 0 only (31 slots), virtio-mmio devices and the balloon are fixed at boot.
 
 )";
 
@@ -259,6 +283,28 @@ Result<void> apply_devices(VmConfig& config, const po::variables_map& vm) {
   return {};
 }
 
+// Two devices with one id=, or two PCI devices with one slot=.
+Result<void> check_unique(const VmConfig& config) {
+  std::set<std::string> ids;
+  for (const std::string& id : device_ids(config)) {
+    if (!ids.insert(id).second) return usage_error(fmt::format("two devices have id={}", id));
+  }
+  std::set<unsigned> slots;
+  auto check_slot = [&](const DeviceCommon& d) -> Result<void> {
+    if (d.slot && !slots.insert(*d.slot).second) return usage_error(fmt::format("two devices have slot={}", *d.slot));
+    return {};
+  };
+  for (const DeviceCommon& d : config.disks)
+    if (auto r = check_slot(d); !r) return r;
+  for (const DeviceCommon& d : config.nets)
+    if (auto r = check_slot(d); !r) return r;
+  if (config.console)
+    if (auto r = check_slot(*config.console); !r) return r;
+  if (config.balloon)
+    if (auto r = check_slot(*config.balloon); !r) return r;
+  return {};
+}
+
 Result<VmConfig> to_config(const po::variables_map& vm) {
   VmConfig config;
   if (!vm.count("kernel")) return usage_error("--kernel PATH is required (see franca --help)");
@@ -291,6 +337,7 @@ Result<VmConfig> to_config(const po::variables_map& vm) {
     if (auto r = apply_serial(config, vm["serial"].as<std::string>()); !r) return std::unexpected(r.error());
   }
   if (auto r = apply_devices(config, vm); !r) return std::unexpected(r.error());
+  if (auto r = check_unique(config); !r) return std::unexpected(r.error());
   if (vm.count("timeout")) {
     auto t = parse_timeout(vm["timeout"].as<std::string>());
     if (!t) return std::unexpected(t.error());

@@ -1,6 +1,8 @@
 // Parsing of --disk and --console values into device configs; one error line naming the flag.
 #include "vmm/device_options.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <map>
@@ -32,18 +34,6 @@ Result<bool> parse_on_off(const std::string& value, std::string_view flag, std::
   return usage_error(fmt::format("{} {}={}: expected on or off", flag, key, value));
 }
 
-Result<Transport> parse_transport(Items& items, std::string_view flag) {
-  const auto value = take(items, "transport");
-  if (!value || *value == "pci") return Transport::kPci;
-  if (*value == "mmio") return Transport::kMmio;
-  return usage_error(fmt::format("{} transport={}: expected mmio or pci", flag, *value));
-}
-
-Result<void> no_leftovers(const Items& items, std::string_view flag, std::string_view known) {
-  if (items.empty()) return {};
-  return usage_error(fmt::format("{}: unknown key '{}' (known: {})", flag, items.begin()->first, known));
-}
-
 Result<uint64_t> feature_mask(Items& items, std::span<const virtio::FeatureName> names, std::string_view flag) {
   const auto value = take(items, "features");
   if (!value) return uint64_t{0};
@@ -66,6 +56,38 @@ Result<uint16_t> parse_u16(const std::string& value, std::string_view flag, std:
     return usage_error(fmt::format("{} {}={}: expected a number from {} to {}", flag, key, value, lo, hi));
   }
   return static_cast<uint16_t>(n);
+}
+
+// The DeviceCommon keys (see the header); `known` lists the device's own keys for
+// the unknown-key error, which this also gives.
+Result<void> parse_common(Items& items, std::string_view flag, std::string_view known, DeviceCommon& out) {
+  if (const auto value = take(items, "transport"); value && *value == "mmio") {
+    out.transport = Transport::kMmio;
+  } else if (value && *value != "pci") {
+    return usage_error(fmt::format("{} transport={}: expected mmio or pci", flag, *value));
+  }
+  if (auto id = take(items, "id")) {
+    const bool ok = !id->empty() && id->size() <= 16 && std::all_of(id->begin(), id->end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    });
+    if (!ok) return usage_error(fmt::format("{} id={}: 1-16 letters, digits, '-' or '_'", flag, *id));
+    out.id = *id;
+  }
+  if (auto slot = take(items, "slot")) {
+    auto n = parse_u16(*slot, flag, "slot", 1, 31);
+    if (!n) return std::unexpected(n.error());
+    out.slot = *n;
+  }
+  if (auto removable = take(items, "removable")) {
+    auto v = parse_on_off(*removable, flag, "removable");
+    if (!v) return std::unexpected(v.error());
+    out.removable = *v;
+  }
+  if (out.transport == Transport::kMmio && (out.slot || !out.removable))
+    return usage_error(fmt::format("{}: slot= and removable= are PCI keys (transport=mmio has no slots)", flag));
+  if (items.empty()) return {};
+  return usage_error(fmt::format("{}: unknown key '{}' (known: {}, transport, id, slot, removable, features)", flag,
+                                 items.begin()->first, known));
 }
 
 // "52:54:00:12:34:56": six hex bytes, unicast (bit 0 of the first byte clear).
@@ -133,10 +155,7 @@ Result<DiskOption> parse_disk_option(std::string_view text) {
   auto mask = feature_mask(*items, virtio::block_feature_names(), kFlag);
   if (!mask) return std::unexpected(mask.error());
   out.block.feature_mask = *mask;
-  auto transport = parse_transport(*items, kFlag);
-  if (!transport) return std::unexpected(transport.error());
-  out.transport = *transport;
-  if (auto r = no_leftovers(*items, kFlag, "path, readonly, serial, queues, transport, features"); !r)
+  if (auto r = parse_common(*items, kFlag, "path, readonly, serial, queues", out); !r)
     return std::unexpected(r.error());
   return out;
 }
@@ -166,10 +185,7 @@ Result<ConsoleOption> parse_console_option(std::string_view text) {
   auto mask = feature_mask(*items, virtio::console_feature_names(), kFlag);
   if (!mask) return std::unexpected(mask.error());
   out.console.feature_mask = *mask;
-  auto transport = parse_transport(*items, kFlag);
-  if (!transport) return std::unexpected(transport.error());
-  out.transport = *transport;
-  if (auto r = no_leftovers(*items, kFlag, "transport, features"); !r) return std::unexpected(r.error());
+  if (auto r = parse_common(*items, kFlag, "mode", out); !r) return std::unexpected(r.error());
   return out;
 }
 
@@ -209,10 +225,7 @@ Result<NetOption> parse_net_option(std::string_view text) {
   auto mask = feature_mask(*items, virtio::net_feature_names(), kFlag);
   if (!mask) return std::unexpected(mask.error());
   net.feature_mask = *mask;
-  auto transport = parse_transport(*items, kFlag);
-  if (!transport) return std::unexpected(transport.error());
-  out.transport = *transport;
-  if (auto r = no_leftovers(*items, kFlag, "tap, fd, mac, backend, queues, mtu, packed, transport, features"); !r)
+  if (auto r = parse_common(*items, kFlag, "tap, fd, mac, backend, queues, mtu, packed", out); !r)
     return std::unexpected(r.error());
   return out;
 }
@@ -250,12 +263,7 @@ Result<BalloonOption> parse_balloon_option(std::string_view text) {
   auto mask = feature_mask(*items, virtio::balloon_feature_names(), kFlag);
   if (!mask) return std::unexpected(mask.error());
   b.feature_mask = *mask;
-  auto transport = parse_transport(*items, kFlag);
-  if (!transport) return std::unexpected(transport.error());
-  out.transport = *transport;
-  if (auto r =
-          no_leftovers(*items, kFlag, "size, deflate_on_oom, free_page_reporting, stats_period, transport, features");
-      !r)
+  if (auto r = parse_common(*items, kFlag, "size, deflate_on_oom, free_page_reporting, stats_period", out); !r)
     return std::unexpected(r.error());
   return out;
 }

@@ -4,6 +4,8 @@
 // `--console pty`).
 #pragma once
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "devices/virtio/balloon/balloon_config.h"
@@ -16,26 +18,33 @@ namespace franca {
 
 enum class Transport { kMmio, kPci };
 
-struct DiskOption {
+// The keys every device takes: transport=pci|mmio, id=NAME (else blkN, netN,
+// console0, balloon0), and for PCI slot=1-31 and removable=on|off (off: no
+// _EJ0 in the DSDT, device-del refuses it).
+struct DeviceCommon {
+  Transport transport = Transport::kPci;
+  std::string id;
+  std::optional<unsigned> slot;
+  bool removable = true;
+};
+
+struct DiskOption : DeviceCommon {
   virtio::BlockConfig block;
-  Transport transport = Transport::kPci;
 };
 
-struct ConsoleOption {
+struct ConsoleOption : DeviceCommon {
   virtio::ConsoleConfig console;
-  Transport transport = Transport::kPci;
 };
 
-struct BalloonOption {
+struct BalloonOption : DeviceCommon {
   virtio::BalloonConfig balloon;
-  Transport transport = Transport::kPci;
 };
 
-struct NetOption {
+struct NetOption : DeviceCommon {
   virtio::NetConfig net;
-  Transport transport = Transport::kPci;
 };
 
+// Each also takes the DeviceCommon keys: [,id=NAME][,slot=N][,removable=off].
 // "path=IMG[,readonly=on][,serial=ID][,queues=N][,transport=pci|mmio][,features=-a,-b]"
 Result<DiskOption> parse_disk_option(std::string_view text);
 // "stdio|pty|file:PATH|socket:PATH|none[,transport=pci|mmio][,features=...]"

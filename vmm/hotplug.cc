@@ -12,15 +12,6 @@
 #include "vmm/pci_host.h"
 
 namespace franca {
-namespace {
-
-Result<void> pci_only(Transport transport, std::string_view type) {
-  if (transport == Transport::kPci) return {};
-  return usage_error(fmt::format("device-add {}: transport=mmio has no hotplug (virtio-mmio devices are fixed at boot)",
-                                 type));
-}
-
-}  // namespace
 
 PciHotplug::PciHotplug(PciHost& pci, EventLoop& loop, DeviceRegistry& registry)
     : pci_(pci),
@@ -46,21 +37,30 @@ Result<PciHotplug::Added> PciHotplug::add(std::string_view type, std::string_vie
         "the guest has not enabled ACPI hotplug (its GED interrupt is masked: still booting, acpi=off, or a kernel "
         "without the acpi-ged driver)");
   }
-  std::shared_ptr<virtio::VirtioDevice> device;
+  // The transport and id checks every type shares; `prefix`: the default id's.
+  DeviceCommon common;
   std::string id;
+  auto place = [&](const DeviceCommon& c, std::string_view prefix) -> Result<void> {
+    if (c.transport != Transport::kPci)
+      return usage_error(
+          fmt::format("device-add {}: transport=mmio has no hotplug (virtio-mmio devices are fixed at boot)", type));
+    if (!c.id.empty() && registry_.find(c.id)) return usage_error(fmt::format("device-add: id={} is in use", c.id));
+    common = c;
+    id = c.id.empty() ? next_id(prefix) : c.id;
+    return {};
+  };
+  std::shared_ptr<virtio::VirtioDevice> device;
   if (type == "disk") {
     auto option = parse_disk_option(opts);
     if (!option) return std::unexpected(option.error());
-    if (auto r = pci_only(option->transport, type); !r) return std::unexpected(r.error());
-    id = next_id("blk");
+    if (auto r = place(*option, "blk"); !r) return std::unexpected(r.error());
     auto disk = virtio::Block::create(option->block, id);
     if (!disk) return std::unexpected(disk.error());
     device = std::move(*disk);
   } else if (type == "net") {
     auto option = parse_net_option(opts);
     if (!option) return std::unexpected(option.error());
-    if (auto r = pci_only(option->transport, type); !r) return std::unexpected(r.error());
-    id = next_id("net");
+    if (auto r = place(*option, "net"); !r) return std::unexpected(r.error());
     virtio::NetConfig net = option->net;
     if (!net.mac_given) net.mac[5] = static_cast<uint8_t>(net.mac[5] + 0x80 + next_index_);  // apart from cold NICs
     auto nic = virtio::Net::create(net, id);
@@ -69,10 +69,9 @@ Result<PciHotplug::Added> PciHotplug::add(std::string_view type, std::string_vie
   } else if (type == "console") {
     auto option = parse_console_option(opts);
     if (!option) return std::unexpected(option.error());
-    if (auto r = pci_only(option->transport, type); !r) return std::unexpected(r.error());
+    if (auto r = place(*option, "console"); !r) return std::unexpected(r.error());
     if (option->console.mode == virtio::ConsoleConfig::Mode::kStdio)
       return usage_error("device-add console: stdio belongs to the VM's first console; use pty, file: or socket:");
-    id = next_id("console");
     auto console = virtio::Console::create(option->console, id);
     if (!console) return std::unexpected(console.error());
     std::shared_ptr<virtio::Console> shared = std::move(*console);
@@ -83,16 +82,16 @@ Result<PciHotplug::Added> PciHotplug::add(std::string_view type, std::string_vie
   } else {
     return usage_error(fmt::format("device-add: type \"{}\" is not one of disk, net, console", type));
   }
-  auto slot = pci_.add_virtio(device, PciHost::Placement::kHot);
+  auto slot = pci_.add_virtio(device, PciHost::Placement::kHot, common.slot);
   if (!slot) return std::unexpected(slot.error());
-  registry_.add(DeviceEntry{device, id, Transport::kPci, *slot, /*hotplugged=*/true, /*removable=*/true});
+  registry_.add(DeviceEntry{device, id, Transport::kPci, *slot, /*hotplugged=*/true, common.removable});
   {
     std::lock_guard lock(mutex_);
     ++next_index_;
     ++stats_.added;
   }
   pci_.announce(*slot);
-  spdlog::info("hotplug: {} added in slot {}", id, *slot);
+  spdlog::info("hotplug: {} added in slot {}{}", id, *slot, common.removable ? "" : " (removable=off)");
   return Added{id, *slot};
 }
 
@@ -101,7 +100,8 @@ Result<void> PciHotplug::remove(const std::string& id, std::chrono::milliseconds
   if (!entry) return usage_error(fmt::format("no device \"{}\"", id));
   if (!entry->pci_slot) return usage_error(fmt::format("{} is a virtio-mmio device: no hotplug there", id));
   if (!entry->removable) return usage_error(fmt::format("{} is not removable (removable=off)", id));
-  if (!pci_.guest_handles_hotplug()) return usage_error("the guest has not enabled ACPI hotplug (GED interrupt masked)");
+  if (!pci_.guest_handles_hotplug())
+    return usage_error("the guest has not enabled ACPI hotplug (GED interrupt masked)");
   {
     std::lock_guard lock(mutex_);
     removing_.insert(id);
@@ -111,9 +111,9 @@ Result<void> PciHotplug::remove(const std::string& id, std::chrono::milliseconds
   std::unique_lock lock(mutex_);
   const bool gone = cv_.wait_for(lock, timeout, [&] { return !removing_.contains(id); });
   if (gone) return {};
-  return host_error(fmt::format(
-      "{}: the guest did not eject it within {} ms; it stays in place with the eject request pending", id,
-      timeout.count()));
+  return host_error(
+      fmt::format("{}: the guest did not eject it within {} ms; it stays in place with the eject request pending", id,
+                  timeout.count()));
 }
 
 void PciHotplug::ejected(unsigned slot) {

@@ -55,8 +55,8 @@ class PciHotplug {
   DeviceRegistry& registry_;
   mutable std::mutex mutex_;
   std::condition_variable_any cv_;
-  std::deque<unsigned> ejected_;     // slots to release
-  std::set<std::string> removing_;   // ids with an eject request out
+  std::deque<unsigned> ejected_;    // slots to release
+  std::set<std::string> removing_;  // ids with an eject request out
   uint64_t next_index_ = 0;
   Stats stats_;
   std::jthread worker_;  // last: stopped and joined first

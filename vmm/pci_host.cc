@@ -169,6 +169,8 @@ constexpr uint64_t kGiB = uint64_t{1} << 30;
 // BAR4 (16 KiB) must stay size-aligned: each function gets a 32 KiB-aligned chunk.
 constexpr uint64_t kSlotSpan = 0x8000;
 static_assert(virtio::VirtioPciTransport::kMmioSpan <= kSlotSpan);
+static_assert(pci::PciHotplugRegisters::kSize == firmware::AcpiPciHotplug::kRegisterBytes,
+              "the DSDT's PCST region covers the register block");
 
 }  // namespace
 
@@ -199,9 +201,22 @@ Result<void> PciHost::attach(std::function<void(unsigned slot)> on_eject) {
   return mmio_.insert(x86::kPciEcamBase, x86::kPciEcamSize, root_.ecam());
 }
 
-Result<unsigned> PciHost::add_virtio(std::shared_ptr<virtio::VirtioDevice> device, Placement placement) {
-  const unsigned slot = root_.next_free_slot();
-  if (slot >= pci::PciRoot::kSlots) return usage_error("too many PCI devices (31 on bus 0)");
+Result<unsigned> PciHost::add_virtio(std::shared_ptr<virtio::VirtioDevice> device, Placement placement,
+                                     std::optional<unsigned> wanted) {
+  // One add at a time, and slots_ is what decides a slot is free: a slot the
+  // guest ejected is gone from config space but busy until release().
+  std::lock_guard lock(mutex_);
+  unsigned slot = 0;
+  if (wanted) {
+    if (*wanted == 0 || *wanted >= pci::PciRoot::kSlots)
+      return usage_error(fmt::format("{} slot={}: PCI slots are 1-31 (0 is the host bridge)", device->id(), *wanted));
+    if (slots_.contains(*wanted)) return usage_error(fmt::format("{} slot={}: in use", device->id(), *wanted));
+    slot = *wanted;
+  } else {
+    for (unsigned s = 1; s < pci::PciRoot::kSlots && !slot; ++s)
+      if (!slots_.contains(s)) slot = s;
+    if (!slot) return usage_error("too many PCI devices (31 on bus 0)");
+  }
   const bool hot = placement == Placement::kHot;
   if (!hot && next_bar_ + kSlotSpan > x86::kPciMmio32Base + x86::kPciMmio32Size)
     return usage_error("PCI BAR window full");
@@ -216,19 +231,17 @@ Result<unsigned> PciHost::add_virtio(std::shared_ptr<virtio::VirtioDevice> devic
   auto transport = virtio::VirtioPciTransport::create(std::move(device), memory_, loop_, std::move(wiring));
   if (!transport) return std::unexpected(transport.error());
   if (auto r = (*transport)->map_bars(); !r) return std::unexpected(r.error());
-  auto added = root_.add(*transport);
-  if (!added) return std::unexpected(added.error());
+  if (auto r = root_.add(slot, *transport); !r) return std::unexpected(r.error());
   if (hot) {
-    spdlog::info("{}: virtio-pci hot-added at 00:{:02x}.0, INTA gsi {}, {} MSI-X vectors", id, *added, gsi, vectors);
+    spdlog::info("{}: virtio-pci hot-added at 00:{:02x}.0, INTA gsi {}, {} MSI-X vectors", id, slot, gsi, vectors);
   } else {
-    spdlog::info("{}: virtio-pci at 00:{:02x}.0, BARs at {:#x}, INTA gsi {}, {} MSI-X vectors", id, *added,
-                 next_bar_, gsi, vectors);
+    spdlog::info("{}: virtio-pci at 00:{:02x}.0, BARs at {:#x}, INTA gsi {}, {} MSI-X vectors", id, slot, next_bar_,
+                 gsi, vectors);
     next_bar_ += kSlotSpan;
   }
-  std::lock_guard lock(mutex_);
-  slots_[*added] = Slot{std::move(*transport), std::move(*sink), placement};
-  if (placement == Placement::kColdFixed) fixed_slots_ |= 1u << *added;
-  return *added;
+  slots_[slot] = Slot{std::move(*transport), std::move(*sink), placement};
+  if (placement == Placement::kColdFixed) fixed_slots_ |= 1u << slot;
+  return slot;
 }
 
 void PciHost::announce(unsigned slot) {

@@ -5,10 +5,11 @@
 // shared per GSI (virtio-notes.md §6.4).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
-#include <functional>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "devices/pci/hotplug.h"
@@ -40,8 +41,10 @@ class PciHost {
     kColdFixed,      // present at boot, no _EJ0: device-del refuses it
     kHot,            // added to a running guest: BARs unassigned, announced through the GED
   };
-  // A virtio device on the next free slot; returns the slot.
-  Result<unsigned> add_virtio(std::shared_ptr<virtio::VirtioDevice> device, Placement placement);
+  // A virtio device on slot `wanted` (an error when it is taken) or on the
+  // lowest free one; returns the slot.
+  Result<unsigned> add_virtio(std::shared_ptr<virtio::VirtioDevice> device, Placement placement,
+                              std::optional<unsigned> wanted = std::nullopt);
   // Hot-add: tell the guest `slot` has a new device (device check through the GED).
   void announce(unsigned slot);
   // Hot-remove: ask the guest to eject `slot` (fails for a fixed or empty slot).

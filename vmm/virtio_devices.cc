@@ -1,6 +1,8 @@
 // Opening the virtio devices of a VmConfig (see virtio_devices.h).
 #include "vmm/virtio_devices.h"
 
+#include <string>
+
 #include <fmt/format.h>
 
 #include "devices/virtio/balloon/balloon.h"
@@ -10,38 +12,54 @@
 
 namespace franca {
 
+namespace {
+// id= or the default name (blk0, net1, ...).
+std::string id_or(const DeviceCommon& common, std::string fallback) {
+  return common.id.empty() ? std::move(fallback) : common.id;
+}
+}  // namespace
+
 Result<OpenedDevices> open_virtio_devices(const VmConfig& config) {
   OpenedDevices out;
   for (size_t i = 0; i < config.disks.size(); ++i) {
-    auto disk = virtio::Block::create(config.disks[i].block, fmt::format("blk{}", i));
+    auto disk = virtio::Block::create(config.disks[i].block, id_or(config.disks[i], fmt::format("blk{}", i)));
     if (!disk) return std::unexpected(disk.error());
     out.all.push_back(std::move(*disk));
-    out.transports.push_back(config.disks[i].transport);
+    out.placement.push_back(config.disks[i]);
   }
   for (size_t i = 0; i < config.nets.size(); ++i) {
     virtio::NetConfig net = config.nets[i].net;
     if (!net.mac_given) net.mac[5] = static_cast<uint8_t>(net.mac[5] + i);  // unique defaults
-    auto device = virtio::Net::create(net, fmt::format("net{}", i));
+    auto device = virtio::Net::create(net, id_or(config.nets[i], fmt::format("net{}", i)));
     if (!device) return std::unexpected(device.error());
     out.all.push_back(std::move(*device));
-    out.transports.push_back(config.nets[i].transport);
+    out.placement.push_back(config.nets[i]);
   }
   if (config.console) {
-    auto console = virtio::Console::create(config.console->console, "console0");
+    auto console = virtio::Console::create(config.console->console, id_or(*config.console, "console0"));
     if (!console) return std::unexpected(console.error());
     out.console = std::move(*console);
     if (config.console->console.mode == virtio::ConsoleConfig::Mode::kStdio) out.stdio_input = out.console;
     out.all.push_back(out.console);
-    out.transports.push_back(config.console->transport);
+    out.placement.push_back(*config.console);
   }
   if (config.balloon) {
-    auto balloon = virtio::Balloon::create(config.balloon->balloon, config.memory, "balloon0");
+    auto balloon = virtio::Balloon::create(config.balloon->balloon, config.memory, id_or(*config.balloon, "balloon0"));
     if (!balloon) return std::unexpected(balloon.error());
     out.balloon = std::move(*balloon);
     out.all.push_back(out.balloon);
-    out.transports.push_back(config.balloon->transport);
+    out.placement.push_back(*config.balloon);
   }
   return out;
+}
+
+std::vector<std::string> device_ids(const VmConfig& config) {
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < config.disks.size(); ++i) ids.push_back(id_or(config.disks[i], fmt::format("blk{}", i)));
+  for (size_t i = 0; i < config.nets.size(); ++i) ids.push_back(id_or(config.nets[i], fmt::format("net{}", i)));
+  if (config.console) ids.push_back(id_or(*config.console, "console0"));
+  if (config.balloon) ids.push_back(id_or(*config.balloon, "balloon0"));
+  return ids;
 }
 
 Result<void> OpenedDevices::start(EventLoop& loop) const {

@@ -19,7 +19,7 @@ class EventLoop;
 
 struct OpenedDevices {
   std::vector<std::shared_ptr<virtio::VirtioDevice>> all;
-  std::vector<Transport> transports;  // of all[i]
+  std::vector<DeviceCommon> placement;  // of all[i]: transport, slot, removable (id: all[i]->id())
   std::shared_ptr<virtio::Console> console;
   std::shared_ptr<virtio::Balloon> balloon;
   std::shared_ptr<HostInputSink> stdio_input;  // the console with --console stdio, else null
@@ -29,5 +29,7 @@ struct OpenedDevices {
 };
 
 Result<OpenedDevices> open_virtio_devices(const VmConfig& config);
+// The ids the devices of `config` get, in the order open_virtio_devices makes them.
+std::vector<std::string> device_ids(const VmConfig& config);
 
 }  // namespace franca

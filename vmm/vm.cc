@@ -13,10 +13,10 @@
 #include "arch/x86_64/cpuid.h"
 #include "arch/x86_64/layout.h"
 #include "devices/legacy/acpi_pm.h"
-#include "devices/virtio/device.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial_8250.h"
 #include "devices/legacy/test_exit.h"
+#include "devices/virtio/device.h"
 #include "firmware/acpi.h"
 #include "firmware/boot_params.h"
 #include "firmware/bzimage.h"
@@ -27,9 +27,9 @@
 #include "vmm/core/timeline.h"
 #include "vmm/host_events.h"
 #include "vmm/host_memory.h"
+#include "vmm/hotplug.h"
 #include "vmm/kernel_cache.h"
 #include "vmm/mmio_host.h"
-#include "vmm/hotplug.h"
 #include "vmm/pci_host.h"
 #include "vmm/virtio_devices.h"
 #include "vmm/vm_api.h"
@@ -220,12 +220,14 @@ Result<void> Vm::setup_devices() {
 Result<void> Vm::setup_virtio_devices() {
   if (auto r = devices_.start(*loop_); !r) return r;
   for (size_t i = 0; i < devices_.all.size(); ++i) {
-    DeviceEntry entry{devices_.all[i], devices_.all[i]->id(), devices_.transports[i], std::nullopt, false, false};
-    if (devices_.transports[i] == Transport::kPci) {
-      auto slot = pci_->add_virtio(devices_.all[i], PciHost::Placement::kColdRemovable);
+    const DeviceCommon& place = devices_.placement[i];
+    DeviceEntry entry{devices_.all[i], devices_.all[i]->id(), place.transport, std::nullopt, false, false};
+    if (place.transport == Transport::kPci) {
+      using enum PciHost::Placement;
+      auto slot = pci_->add_virtio(devices_.all[i], place.removable ? kColdRemovable : kColdFixed, place.slot);
       if (!slot) return std::unexpected(slot.error());
       entry.pci_slot = *slot;
-      entry.removable = true;
+      entry.removable = place.removable;
     } else if (auto r = mmio_->add_virtio(devices_.all[i]); !r) {
       return r;
     }
@@ -328,7 +330,7 @@ void Vm::shutdown() {
   for (auto& vcpu : vcpus_) vcpu->stop();
   for (auto& vcpu : vcpus_) vcpu->join();
   log_step("shutdown: vCPUs stopped");
-  hotplug_.reset();  // no eject arrives now; a release in progress finishes before the data paths stop
+  hotplug_.reset();              // no eject arrives now; a release in progress finishes before the data paths stop
   if (mmio_) mmio_->shutdown();  // data paths stop before the loop
   if (pci_) pci_->shutdown();
   log_step("shutdown: device data paths stopped");
@@ -347,8 +349,8 @@ void Vm::start_api() {
   started_ = std::chrono::steady_clock::now();
   if (!api_server_) return;
   StopFn stop = [this](StopReason reason, int code) { request_stop(reason, code); };
-  api_target_ =
-      make_vm_api({config_.cpus, config_.memory, registry_, *hotplug_, vcpu_control_, std::move(stop), started_, *loop_});
+  api_target_ = make_vm_api(
+      {config_.cpus, config_.memory, registry_, *hotplug_, vcpu_control_, std::move(stop), started_, *loop_});
   api_server_->start(*api_target_);
   spdlog::info("control socket on {}", api_server_->path());
 }

@@ -125,8 +125,9 @@ class VmApi final : public api::ApiTarget {
   }
 
   Result<json> device_del(const std::string& id) override {
+    const auto entry = vm_.devices.find(id);  // keeps the device for its last counters
     if (auto r = vm_.hotplug.remove(id, kEjectWait); !r) return std::unexpected(r.error());
-    return json{{"id", id}, {"removed", true}};
+    return json{{"id", id}, {"removed", true}, {"counters", counters_of(*entry->device)}};
   }
 
   Result<json> vcpus() override { return json{{"vcpus", vm_.vcpus.inspect()}}; }

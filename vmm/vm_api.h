@@ -10,8 +10,8 @@
 
 #include "vmm/api/api_target.h"
 #include "vmm/config.h"
-#include "vmm/device_registry.h"
 #include "vmm/core/stop.h"
+#include "vmm/device_registry.h"
 #include "vmm/vcpu_control.h"
 
 namespace franca {

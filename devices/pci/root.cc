@@ -7,6 +7,8 @@
 #include <cstring>
 #include <mutex>
 
+#include <fmt/format.h>
+
 #include "devices/pci/config_space.h"
 
 namespace franca::pci {
@@ -103,21 +105,12 @@ PciRoot::PciRoot() : ports_(std::make_shared<ConfigPorts>(*this)), ecam_(std::ma
   slots_[0] = std::make_shared<HostBridge>();
 }
 
-unsigned PciRoot::next_free_slot() const {
-  std::shared_lock lock(mutex_);
-  for (unsigned slot = 1; slot < kSlots; ++slot)
-    if (!slots_[slot]) return slot;
-  return kSlots;
-}
-
-Result<unsigned> PciRoot::add(std::shared_ptr<PciFunction> fn) {
+Result<void> PciRoot::add(unsigned slot, std::shared_ptr<PciFunction> fn) {
   std::unique_lock lock(mutex_);
-  for (unsigned slot = 1; slot < kSlots; ++slot) {
-    if (slots_[slot]) continue;
-    slots_[slot] = std::move(fn);
-    return slot;
-  }
-  return usage_error("PCI bus 0 is full (31 devices)");
+  if (slot == 0 || slot >= kSlots) return usage_error(fmt::format("PCI slot {} is not one of 1-31", slot));
+  if (slots_[slot]) return usage_error(fmt::format("PCI slot {} is in use", slot));
+  slots_[slot] = std::move(fn);
+  return {};
 }
 
 bool PciRoot::remove(unsigned slot) {

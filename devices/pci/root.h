@@ -23,10 +23,9 @@ class PciRoot {
 
   PciRoot();
 
-  // The slot add() would use next (kSlots when the bus is full).
-  unsigned next_free_slot() const;
-  // Puts `fn` in the lowest free slot; returns the slot or an error when full.
-  Result<unsigned> add(std::shared_ptr<PciFunction> fn);
+  // Puts `fn` in `slot` (1..31; the owner chooses it: a slot the guest has
+  // ejected may still be in use until its device is released).
+  Result<void> add(unsigned slot, std::shared_ptr<PciFunction> fn);
   bool remove(unsigned slot);
 
   // bus/device/function decoded by the caller; absent functions read all-ones.

@@ -173,7 +173,8 @@ Result<void> KvmVm::irqfd(int event_fd, uint32_t gsi, bool deassign) {
 Result<bool> KvmVm::ioapic_pin_masked(uint32_t pin) const {
   kvm_irqchip chip{};
   chip.chip_id = KVM_IRQCHIP_IOAPIC;
-  if (auto r = check(ioctl(fd_.get(), KVM_GET_IRQCHIP, &chip), "KVM_GET_IRQCHIP"); !r) return std::unexpected(r.error());
+  if (auto r = check(ioctl(fd_.get(), KVM_GET_IRQCHIP, &chip), "KVM_GET_IRQCHIP"); !r)
+    return std::unexpected(r.error());
   if (pin >= KVM_IOAPIC_NUM_PINS) return true;
   return chip.chip.ioapic.redirtbl[pin].fields.mask != 0;
 }

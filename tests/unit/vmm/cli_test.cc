@@ -50,6 +50,18 @@ TEST(Cli, ParsesEveryOption) {
   EXPECT_EQ(c.log_level, spdlog::level::debug);
 }
 
+TEST(Cli, DeviceIdsAndSlotsAreUnique) {
+  EXPECT_EQ(error_of(parse({"--kernel", "bz", "--disk", "a.img,id=x", "--net", "tap=t0,id=x"})),
+            "two devices have id=x");
+  EXPECT_EQ(error_of(parse({"--kernel", "bz", "--disk", "a.img", "--disk", "b.img,id=blk0"})),
+            "two devices have id=blk0");
+  EXPECT_EQ(error_of(parse({"--kernel", "bz", "--disk", "a.img,slot=4", "--console", "pty,slot=4"})),
+            "two devices have slot=4");
+  auto ok = parse(
+      {"--kernel", "bz", "--disk", "a.img,id=root,slot=5,removable=off", "--disk", "b.img", "--net", "tap=t0,slot=6"});
+  ASSERT_TRUE(ok.has_value()) << ok.error().message;
+}
+
 TEST(Cli, HelpPrintsUsageAndExitStatusTable) {
   auto r = parse({"--help"});
   ASSERT_TRUE(r.has_value());

@@ -44,6 +44,36 @@ TEST(DiskOption, TransportDefaultsToPciAndAcceptsBoth) {
   EXPECT_EQ(parse_console_option("none,transport=mmio")->transport, Transport::kMmio);
 }
 
+TEST(DeviceCommon, IdSlotAndRemovableOnEveryDevice) {
+  auto d = parse_disk_option("a.img,id=data-1,slot=7,removable=off");
+  ASSERT_TRUE(d.has_value()) << d.error().message;
+  EXPECT_EQ(d->id, "data-1");
+  EXPECT_EQ(d->slot, 7u);
+  EXPECT_FALSE(d->removable);
+  auto n = parse_net_option("tap=t0,id=uplink");
+  ASSERT_TRUE(n.has_value()) << n.error().message;
+  EXPECT_EQ(n->id, "uplink");
+  EXPECT_FALSE(n->slot.has_value());
+  EXPECT_TRUE(n->removable);
+  EXPECT_EQ(parse_console_option("pty,slot=31")->slot, 31u);
+  EXPECT_EQ(parse_balloon_option("size=1,id=b")->id, "b");
+}
+
+TEST(DeviceCommon, BadValuesGetOneLine) {
+  EXPECT_EQ(disk_error("a.img,slot=0"), "--disk slot=0: expected a number from 1 to 31");
+  EXPECT_EQ(disk_error("a.img,slot=32"), "--disk slot=32: expected a number from 1 to 31");
+  EXPECT_EQ(disk_error("a.img,id=a/b"), "--disk id=a/b: 1-16 letters, digits, '-' or '_'");
+  EXPECT_EQ(disk_error("a.img,id="), "--disk id=: 1-16 letters, digits, '-' or '_'");
+  EXPECT_EQ(disk_error("a.img,removable=maybe"), "--disk removable=maybe: expected on or off");
+  EXPECT_EQ(disk_error("a.img,transport=mmio,slot=3"),
+            "--disk: slot= and removable= are PCI keys (transport=mmio has no slots)");
+  EXPECT_EQ(disk_error("a.img,transport=mmio,removable=off"),
+            "--disk: slot= and removable= are PCI keys (transport=mmio has no slots)");
+  EXPECT_EQ(disk_error("a.img,colour=red"),
+            "--disk: unknown key 'colour' (known: path, readonly, serial, queues, transport, id, slot, removable, "
+            "features)");
+}
+
 TEST(DiskOption, BarePathIsThePath) {
   auto d = parse_disk_option("a.img");
   ASSERT_TRUE(d.has_value());

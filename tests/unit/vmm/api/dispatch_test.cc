@@ -40,8 +40,7 @@ TEST(Dispatch, EachCommandReachesTheTargetWithItsArguments) {
 
 TEST(Dispatch, DeviceAddAndDelCarryTypeOptsAndId) {
   FakeTarget target;
-  const json added =
-      handle_request(target, R"({"cmd":"device-add","type":"disk","opts":"path=b.img,serial=x"})");
+  const json added = handle_request(target, R"({"cmd":"device-add","type":"disk","opts":"path=b.img,serial=x"})");
   EXPECT_EQ(added, (json{{"ok", true}, {"id", "blk1"}, {"pci", "0000:00:05.0"}}));
   EXPECT_EQ(handle_request(target, R"({"cmd":"device-del","id":"blk1"})").value("removed", false), true);
   EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"device-del","id":"blk9"})")), "no device \"blk9\"");
