@@ -145,8 +145,18 @@ void PciHotplug::run(std::stop_token stop) {
 }
 
 PciHotplug::Stats PciHotplug::stats() const {
-  std::lock_guard lock(mutex_);
-  return stats_;
+  Stats out;
+  {
+    std::lock_guard lock(mutex_);
+    out = stats_;
+  }
+  const auto& registers = pci_.hotplug_counters();
+  out.ejects = registers.ejects;
+  out.ignored_ejects = registers.ignored_ejects;
+  out.bad_accesses = registers.bad_accesses;
+  out.msi_gsis_in_use = pci_.msi_gsis_in_use();
+  out.guest_ready = pci_.guest_handles_hotplug();
+  return out;
 }
 
 }  // namespace franca

@@ -43,6 +43,11 @@ class PciHotplug {
   struct Stats {
     uint64_t added = 0;
     uint64_t removed = 0;
+    uint64_t ejects = 0;          // the guest's honoured _EJ0 writes
+    uint64_t ignored_ejects = 0;  // eject writes for slots franca had not asked to eject
+    uint64_t bad_accesses = 0;    // other guest accesses to the register block (wrong width, offset, ...)
+    size_t msi_gsis_in_use = 0;   // MSI routes held by the PCI devices
+    bool guest_ready = false;     // the guest took the GED interrupt
   };
   Stats stats() const;
 

@@ -56,7 +56,8 @@ class VmApi final : public api::ApiTarget {
                 {"cpus", vm_.cpus},
                 {"memory_mib", vm_.memory / kMiB},
                 {"uptime_s", uptime.count()},
-                {"devices", std::move(devices)}};
+                {"devices", std::move(devices)},
+                {"hotplug", hotplug_summary(vm_.hotplug.stats())}};
   }
 
   Result<json> pause() override {
@@ -195,6 +196,16 @@ class VmApi final : public api::ApiTarget {
       if (auto* b = dynamic_cast<virtio::Balloon*>(device.get())) return b;  // never hot-removed
     }
     return usage_error("this VM has no balloon (start it with --balloon)");
+  }
+
+  static json hotplug_summary(const PciHotplug::Stats& s) {
+    return json{{"guest_ready", s.guest_ready},
+                {"added", s.added},
+                {"removed", s.removed},
+                {"ejects", s.ejects},
+                {"ignored_ejects", s.ignored_ejects},
+                {"bad_accesses", s.bad_accesses},
+                {"msi_gsis_in_use", s.msi_gsis_in_use}};
   }
 
   static json describe(const DeviceEntry& e) {

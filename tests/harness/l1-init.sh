@@ -55,7 +55,12 @@ say "[L1] up after $(cut -d' ' -f1 /proc/uptime)s of L1 uptime"
 (while :; do cut -d' ' -f1 /proc/uptime >/out/heartbeat; sleep 10; done) </dev/null >/dev/null 2>&1 &
 # L1's kernel text symbols (KASLR'd addresses) for the post-mortem of a stuck
 # or dead L1: tests/harness/symbolise.py names the RIPs in QEMU's dumps.
-(awk '$2 ~ /^[tTwW]$/' /proc/kallsyms >/out/kallsyms.tmp && mv /out/kallsyms.tmp /out/kallsyms) </dev/null >/dev/null 2>&1 &
+# Written before CMD starts, not beside it: two L1s in a row triple-faulted (in
+# __svm_vcpu_run, right after VMRUN returned) while this dump was still being
+# written next to a booting L2 (see the README, "L1 deaths").
+t0=$(cut -d' ' -f1 /proc/uptime)
+awk '$2 ~ /^[tTwW]$/' /proc/kallsyms >/out/kallsyms.tmp && mv /out/kallsyms.tmp /out/kallsyms
+say "[L1] kallsyms written (from ${t0}s to $(cut -d' ' -f1 /proc/uptime)s of uptime)"
 # An idle KVM VM held for L1's whole life, so L2 VMs coming and going do not
 # make L1's kernel patch its own code (tests/harness/kvm-hold.py says why).
 [ ! -f /out/kvm-hold.py ] || chroot /host python3 "$OUTDIR/kvm-hold.py" </dev/null >/out/kvm-hold.log 2>&1 &

@@ -164,9 +164,13 @@ l1_post_mortem() {
 }
 # l1_symbols FILE...: the kernel functions the RIPs in QEMU's register dumps
 # fall in, from the kallsyms L1 wrote at boot (KASLR makes raw RIPs meaningless).
+# (L1 writes them over 9p in the background for a while after boot: one that
+# dies early leaves kallsyms.tmp, whole or nearly, which still names most RIPs.)
 l1_symbols() {
-  [[ -s $out/kallsyms ]] || { echo "(no symbols: L1 did not write its kallsyms)"; return; }
-  python3 "$repo/tests/harness/symbolise.py" "$out/kallsyms" "$@" 2>&1 || true
+  local syms=$out/kallsyms
+  [[ -s $syms ]] || syms=$out/kallsyms.tmp
+  [[ -s $syms ]] || { echo "(no symbols: L1 did not write its kallsyms)"; return; }
+  python3 "$repo/tests/harness/symbolise.py" "$syms" "$@" 2>&1 || true
 }
 mtime() { stat -c %Y "$1" 2>/dev/null || echo 0; }
 # l1_paused: true when QEMU has paused on L1's shutdown (see -action below).

@@ -12,10 +12,13 @@ stty -echo
 virtio_pci_count() { n=0; for d in /sys/bus/pci/devices/*; do [ "$(cat $d/vendor)" = 0x1af4 ] && [ "$(cat $d/device)" = 0x1042 ] && n=$((n+1)); done; echo $n; }
 wait_dev() { i=0; while [ $i -lt 600 ]; do [ -b /dev/vda ] && { echo "DEV_UP_$1=$i"; return; }; sleep 0.05; i=$((i+1)); done; echo "DEV_UP_$1=never"; }
 wait_gone() { i=0; while [ $i -lt 600 ]; do [ "$(virtio_pci_count)" = 0 ] && { echo "DEV_GONE_$1=$i"; return; }; sleep 0.05; i=$((i+1)); done; echo "DEV_GONE_$1=never"; }
+# writer: 4 KiB blocks "BLK-<n>" at 1 MiB + n*4 KiB, each dd fsynced, W_ACK=n after each; W_END when one fails.
+writer() { n=0; while [ $n -lt 3000 ] && printf "BLK-%08d" $n | dd of=/dev/vda bs=4096 seek=$((256 + n)) conv=sync,notrunc,fsync 2>/dev/null; do echo "W_ACK=$n"; n=$((n+1)); done; echo "W_END=$n"; }
+reader() { while dd if=/dev/vda of=/dev/null bs=65536 count=64 iflag=direct 2>/dev/null; do :; done; echo R_END=1; }
 echo HOTPLUG-READY
 while read -r line; do eval "$line"; done' "virtio_pci virtio_console virtio_blk"
 
-head -c 4M /dev/urandom > b.img
+head -c 16M /dev/urandom > b.img
 mkfifo input
 exec 3<>input
 "$FRANCA_BIN" --kernel "$KERNEL" --initrd initrd.gz --memory 512M --serial file:serial.log --api-socket api.sock \
@@ -64,6 +67,31 @@ wait_for DEV_GONE_a= 30
 [[ $(value DEV_GONE_a) != never ]] || died "the virtio-blk function is still in /sys/bus/pci after device-del"
 expect_eq "$(dd if=b.img bs=4096 skip=256 count=1 2>/dev/null | tr -d '\0')" "FRANCA-HOTPLUG-WRITE-1" \
   "the guest's write is on the host file after the eject"
+
+# Back again, then removed with I/O in flight.
+ctl device-add disk path=b.img,serial=hot1 >/dev/null
+guest "wait_dev b"
+wait_for DEV_UP_b= 60
+[[ $(value DEV_UP_b) != never ]] || died "/dev/vda did not come back on the second device-add"
+guest 'writer & reader & reader &'
+for _ in $(seq 300); do
+  acked=$(value W_ACK)
+  ((${acked:-0} >= 20)) && break
+  sleep 0.2
+done
+((${acked:-0} >= 20)) || died "the writer did not get 20 writes done"
+ctl device-del blk0 >del.json
+grep -q '"removed": *true' del.json || died "device-del with I/O in flight did not report the removal: $(cat del.json)"
+wait_for W_END= 60
+wait_for R_END= 60
+acked=$(value W_ACK)
+log "ok: removed with I/O in flight after $acked acknowledged writes; writer and readers ended ($(json_value errors <del.json) in-band errors)"
+want=$(printf 'BLK-%08d' $(seq 0 "$acked"))
+got=$(dd if=b.img bs=4096 skip=256 count=$((acked + 1)) 2>/dev/null | tr -d '\0')
+[[ $got == "$want" ]] || died "an acknowledged write is missing from the host file (want ${#want} bytes of tags, got ${#got})"
+log "ok: all $((acked + 1)) acknowledged writes are on the host file"
+guest "wait_gone b"
+wait_for DEV_GONE_b= 30
 
 fd0=$(fds) rss0=$(rss_kib)
 for ((i = 1; i <= CYCLES; i++)); do
