@@ -93,7 +93,8 @@ log "ok: all $((acked + 1)) acknowledged writes are on the host file"
 guest "wait_gone b"
 wait_for DEV_GONE_b= 30
 
-fd0=$(fds) rss0=$(rss_kib)
+gsis() { "$FRANCA_BIN" ctl api.sock status | json_value msi_gsis_in_use; }
+fd0=$(fds) rss0=$(rss_kib) gsi0=$(gsis)
 for ((i = 1; i <= CYCLES; i++)); do
   ctl device-add disk path=b.img,serial=hot1 >/dev/null
   guest "wait_dev c$i"
@@ -103,8 +104,9 @@ for ((i = 1; i <= CYCLES; i++)); do
   guest "wait_gone c$i"
   wait_for "DEV_GONE_c$i=" 30
 done
-fd1=$(fds) rss1=$(rss_kib)
-log "after $CYCLES add/remove cycles: fds $fd0 -> $fd1, VmRSS $rss0 -> $rss1 KiB"
+fd1=$(fds) rss1=$(rss_kib) gsi1=$(gsis)
+log "after $CYCLES add/remove cycles: fds $fd0 -> $fd1, MSI GSIs $gsi0 -> $gsi1, VmRSS $rss0 -> $rss1 KiB"
+expect_eq "$gsi1" "$gsi0" "no MSI route/GSI leaked over $CYCLES cycles"
 ctl counters >counters.json
 expect_eq "$fd1" "$fd0" "no fd leaked over $CYCLES cycles"
 (( rss1 - rss0 < 8192 )) || died "VmRSS grew by $((rss1 - rss0)) KiB over $CYCLES cycles"
