@@ -83,7 +83,10 @@ Result<PciHotplug::Added> PciHotplug::add(std::string_view type, std::string_vie
     return usage_error(fmt::format("device-add: type \"{}\" is not one of disk, net, console", type));
   }
   auto slot = pci_.add_virtio(device, PciHost::Placement::kHot, common.slot);
-  if (!slot) return std::unexpected(slot.error());
+  if (!slot) {
+    loop_.invoke([&] { device->detach(); });  // a console's back-end was started above
+    return std::unexpected(slot.error());
+  }
   registry_.add(DeviceEntry{device, id, Transport::kPci, *slot, /*hotplugged=*/true, common.removable});
   {
     std::lock_guard lock(mutex_);
@@ -106,14 +109,27 @@ Result<void> PciHotplug::remove(const std::string& id, std::chrono::milliseconds
     std::lock_guard lock(mutex_);
     removing_.insert(id);
   }
-  if (auto r = pci_.request_eject(*entry->pci_slot); !r) return r;
+  if (auto r = pci_.request_eject(*entry->pci_slot); !r) {
+    std::lock_guard lock(mutex_);
+    removing_.erase(id);
+    return r;
+  }
   spdlog::info("hotplug: asked the guest to eject {} (slot {})", id, *entry->pci_slot);
   std::unique_lock lock(mutex_);
-  const bool gone = cv_.wait_for(lock, timeout, [&] { return !removing_.contains(id); });
-  if (gone) return {};
+  cv_.wait_for(lock, timeout, [&] { return stopping_ || !removing_.contains(id); });
+  if (!removing_.contains(id)) return {};
+  if (stopping_) return host_error(fmt::format("{}: franca is shutting down; the eject request stays pending", id));
   return host_error(
       fmt::format("{}: the guest did not eject it within {} ms; it stays in place with the eject request pending", id,
                   timeout.count()));
+}
+
+void PciHotplug::stop_waiting() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
 }
 
 void PciHotplug::ejected(unsigned slot) {
@@ -132,12 +148,14 @@ void PciHotplug::run(std::stop_token stop) {
       const unsigned slot = ejected_.front();
       ejected_.pop_front();
       lock.unlock();
-      const auto entry = registry_.find_slot(slot);
+      auto entry = registry_.find_slot(slot);
       pci_.release(slot);
       if (entry) registry_.remove(entry->id);
-      spdlog::info("hotplug: {} removed from slot {}", entry ? entry->id : "?", slot);
+      const std::string id = entry ? entry->id : "?";
+      spdlog::info("hotplug: {} removed from slot {}", id, slot);
+      entry.reset();  // the device is freed here (io_uring, TAP, image lock) if nobody else holds it, unlocked
       lock.lock();
-      if (entry) removing_.erase(entry->id);
+      removing_.erase(id);
       ++stats_.removed;
       cv_.notify_all();
     }

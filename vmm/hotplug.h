@@ -37,6 +37,8 @@ class PciHotplug {
   // Returns once the guest ejected device `id` and it is gone, or an error after `timeout`
   // (the eject request then stays pending). api thread.
   Result<void> remove(const std::string& id, std::chrono::milliseconds timeout);
+  // VM shutdown: a remove() waiting for the guest returns now (with an error).
+  void stop_waiting();
   // PciHost's eject callback (a vCPU thread): queues the slot for release.
   void ejected(unsigned slot);
 
@@ -63,6 +65,7 @@ class PciHotplug {
   std::deque<unsigned> ejected_;    // slots to release
   std::set<std::string> removing_;  // ids with an eject request out
   uint64_t next_index_ = 0;
+  bool stopping_ = false;
   Stats stats_;
   std::jthread worker_;  // last: stopped and joined first
 };

@@ -122,7 +122,13 @@ class PciHost::KvmMsiSink : public pci::MsiSink {
     return sink;
   }
   KvmMsiSink(KvmVm& vm, std::shared_ptr<PciHost::MsiRoutes> routes) : vm_(vm), routes_(std::move(routes)) {}
-  ~KvmMsiSink() override {
+  ~KvmMsiSink() override { close(); }
+  // Unplug: the irqfds deassigned and the GSIs released now; a late MSI-X
+  // write (a vCPU that found the table before the unplug) routes nothing.
+  void close() {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    closed_ = true;
     for (size_t i = 0; i < gsis_.size(); ++i) {
       if (auto r = vm_.irqfd(fds_[i].get(), gsis_[i], /*deassign=*/true); !r)
         FRANCA_WARN_RATELIMITED("irqfd of gsi {}: {}", gsis_[i], r.error().message);
@@ -130,10 +136,11 @@ class PciHost::KvmMsiSink : public pci::MsiSink {
     }
   }
   void route(uint16_t vector, uint64_t address, uint32_t data) override {
-    if (vector < gsis_.size()) routes_->set(gsis_[vector], address, data);
+    std::lock_guard lock(mutex_);
+    if (!closed_ && vector < gsis_.size()) routes_->set(gsis_[vector], address, data);
   }
   void fire(uint16_t vector) override {
-    if (vector >= fds_.size()) return;
+    if (vector >= fds_.size()) return;  // fds_ never changes; a write after close() reaches nobody
     const uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(fds_[vector].get(), &one, sizeof(one));
   }
@@ -141,6 +148,8 @@ class PciHost::KvmMsiSink : public pci::MsiSink {
  private:
   KvmVm& vm_;
   std::shared_ptr<PciHost::MsiRoutes> routes_;
+  std::mutex mutex_;  // closed_ against route()
+  bool closed_ = false;
   std::vector<uint32_t> gsis_;
   std::vector<Fd> fds_;
 };
@@ -193,6 +202,12 @@ Result<void> PciHost::attach(std::function<void(unsigned slot)> on_eject) {
   // The eject write hides the slot at once (a rescan must not find it again);
   // the teardown runs later, off the vCPU thread (release()).
   hotplug_ = std::make_shared<pci::PciHotplugRegisters>([this, on_eject = std::move(on_eject)](unsigned slot) {
+    {
+      std::lock_guard lock(mutex_);
+      const auto it = slots_.find(slot);
+      if (it == slots_.end() || it->second.ejected) return;
+      it->second.ejected = true;  // request_eject refuses it and release() may take it from here
+    }
     root_.remove(slot);
     spdlog::info("pci: the guest ejected slot {}", slot);
     if (on_eject) on_eject(slot);
@@ -228,9 +243,10 @@ Result<unsigned> PciHost::add_virtio(std::shared_ptr<virtio::VirtioDevice> devic
   const uint64_t base = hot ? 0 : next_bar_;  // a hot-plugged function's BARs are the guest's to place
   virtio::VirtioPciTransport::Wiring wiring{std::make_shared<KvmBarHost>(vm_, mmio_), *sink,
                                             std::make_shared<IntxLine>(intx_, gsi), base};
-  auto transport = virtio::VirtioPciTransport::create(std::move(device), memory_, loop_, std::move(wiring));
+  auto transport = virtio::VirtioPciTransport::create(device, memory_, loop_, std::move(wiring));
   if (!transport) return std::unexpected(transport.error());
   if (auto r = (*transport)->map_bars(); !r) return std::unexpected(r.error());
+  hotplug_->forget(slot);  // no bit or eject request left from the slot's last device
   if (auto r = root_.add(slot, *transport); !r) return std::unexpected(r.error());
   if (hot) {
     spdlog::info("{}: virtio-pci hot-added at 00:{:02x}.0, INTA gsi {}, {} MSI-X vectors", id, slot, gsi, vectors);
@@ -239,7 +255,7 @@ Result<unsigned> PciHost::add_virtio(std::shared_ptr<virtio::VirtioDevice> devic
                  gsi, vectors);
     next_bar_ += kSlotSpan;
   }
-  slots_[slot] = Slot{std::move(*transport), std::move(*sink), placement};
+  slots_[slot] = Slot{std::move(*transport), std::move(*sink), std::move(device), placement};
   if (placement == Placement::kColdFixed) fixed_slots_ |= 1u << slot;
   return slot;
 }
@@ -256,8 +272,9 @@ Result<void> PciHost::request_eject(unsigned slot) {
     if (it == slots_.end()) return usage_error(fmt::format("no PCI device in slot {}", slot));
     if (it->second.placement == Placement::kColdFixed)
       return usage_error(fmt::format("the device in slot {} is not removable (removable=off)", slot));
+    if (it->second.ejected) return usage_error(fmt::format("slot {} is already ejected and going away", slot));
+    hotplug_->request_eject(slot);
   }
-  hotplug_->request_eject(slot);
   pulse_ged();
   return {};
 }
@@ -267,15 +284,15 @@ void PciHost::release(unsigned slot) {
   {
     std::lock_guard lock(mutex_);
     const auto it = slots_.find(slot);
-    if (it == slots_.end()) return;
-    gone = std::move(it->second);
-    slots_.erase(it);
+    if (it == slots_.end() || !it->second.ejected) return;
+    gone = it->second;  // the slot stays taken until the teardown is over
   }
-  root_.remove(slot);  // already hidden by the eject; also for a slot released without one
   hotplug_->forget(slot);
-  gone.transport->shutdown();  // data path stopped, BARs and notify ioeventfds gone
-  gone.transport.reset();
-  gone.msi.reset();  // irqfds deassigned, GSIs back in the pool
+  gone.transport->shutdown();  // data path stopped, BARs and notify ioeventfds gone, late accesses ignored
+  gone.msi->close();           // irqfds deassigned, GSIs back in the pool (late MSI-X writes ignored)
+  loop_.invoke([&] { gone.device->detach(); });
+  std::lock_guard lock(mutex_);
+  slots_.erase(slot);
 }
 
 void PciHost::pulse_ged() {

@@ -83,7 +83,9 @@ class PciHost {
   struct Slot {
     std::shared_ptr<virtio::VirtioPciTransport> transport;
     std::shared_ptr<KvmMsiSink> msi;
+    std::shared_ptr<virtio::VirtioDevice> device;
     Placement placement;
+    bool ejected = false;  // the guest ran _EJ0 on franca's request: release() tears it down
   };
   mutable std::mutex mutex_;  // slots_, fixed_slots_
   std::map<unsigned, Slot> slots_;

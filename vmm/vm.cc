@@ -233,6 +233,9 @@ Result<void> Vm::setup_virtio_devices() {
     }
     registry_.add(std::move(entry));
   }
+  // From here the registry and the transports hold the devices: a removed disk
+  // or NIC is freed (its image lock, its TAP) once the guest ejected it.
+  devices_.all.clear();
   return {};
 }
 
@@ -326,7 +329,8 @@ void Vm::log_vcpu_positions() {
 }
 
 void Vm::shutdown() {
-  api_server_.reset();  // its thread may be pausing vCPUs: stop it before them
+  if (hotplug_) hotplug_->stop_waiting();  // a device-del waiting for the guest lets the api thread go
+  api_server_.reset();                     // its thread may be pausing vCPUs: stop it before them
   for (auto& vcpu : vcpus_) vcpu->stop();
   for (auto& vcpu : vcpus_) vcpu->join();
   log_step("shutdown: vCPUs stopped");

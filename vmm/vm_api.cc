@@ -239,13 +239,14 @@ class VmApi final : public api::ApiTarget {
     return std::vector<std::shared_ptr<virtio::VirtioDevice>>{*device};
   }
 
-  Result<virtio::NetControl*> find_net(const std::string& id) const {
+  // The NIC's control interface, sharing ownership of the device: a hot-removed
+  // NIC stays alive while a request uses it.
+  Result<std::shared_ptr<virtio::NetControl>> find_net(const std::string& id) const {
     auto found = find(id);
     if (!found) return std::unexpected(found.error());
-    virtio::VirtioDevice& device = **found;  // the registry keeps it alive while the api thread uses it
-    auto* net = dynamic_cast<virtio::NetControl*>(&device);
+    auto net = std::dynamic_pointer_cast<virtio::NetControl>(*found);
     if (!net)
-      return usage_error(fmt::format("{} is a {} device, not a net device", id, type_name(device.device_type())));
+      return usage_error(fmt::format("{} is a {} device, not a net device", id, type_name((*found)->device_type())));
     return net;
   }
 

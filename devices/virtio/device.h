@@ -114,6 +114,10 @@ class VirtioDevice {
   // Driver reset (or VMM shutdown): stop touching guest memory, drop the
   // queues, release fds registered on the loop. Runs on the loop thread.
   virtual void reset() = 0;
+  // The device leaves a running VM (hot-unplug), after its transport shut down,
+  // on the loop thread: unregisters what it put on the loop outside activate()
+  // (a console's back-end), so that it may then be destroyed on any thread.
+  virtual void detach() {}
 
   DeviceCounters& counters() { return counters_; }
   // Device-specific counters beyond DeviceCounters (e.g. per-queue packets), by

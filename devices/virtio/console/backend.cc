@@ -33,6 +33,7 @@ class StdioBackend final : public Backend {
     return WindowSize{ws.ws_col, ws.ws_row};
   }
   uint64_t dropped_output() const override { return out_.dropped_output(); }
+  void stop() override { out_.detach(); }
 
  private:
   HostStream out_;
@@ -50,6 +51,7 @@ class FileBackend final : public Backend {
   void write(std::span<const uint8_t> bytes) override { out_.write(bytes); }
   std::string host_path() const override { return path_; }
   uint64_t dropped_output() const override { return out_.dropped_output(); }
+  void stop() override { out_.detach(); }
 
  private:
   std::string path_;
@@ -83,6 +85,9 @@ class PtyBackend final : public Backend {
   }
   std::string host_path() const override { return path_; }
   uint64_t dropped_output() const override { return stream_ ? stream_->dropped_output() : 0; }
+  void stop() override {
+    if (stream_) stream_->detach();
+  }
 
  private:
   Fd slave_;

@@ -38,6 +38,9 @@ class Backend {
   // What a user attaches to: the pty slave, the socket or the file; empty otherwise.
   virtual std::string host_path() const { return {}; }
   virtual uint64_t dropped_output() const { return 0; }
+  // Unregisters everything start() put on the loop (loop thread): no callback
+  // of the back-end runs after it (a console leaving a running VM).
+  virtual void stop() {}
 };
 
 // Opens the back-end `config` names; bad paths are usage errors naming --console. `id` prefixes logs.

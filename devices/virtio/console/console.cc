@@ -62,6 +62,11 @@ Result<void> Console::start(EventLoop& loop) {
   return backend_->start(loop, [this](std::span<const uint8_t> bytes) { return input(bytes); });
 }
 
+void Console::detach() {
+  loop_.store(nullptr);  // nothing is posted any more
+  backend_->stop();
+}
+
 size_t Console::input(std::span<const uint8_t> bytes) {
   size_t take;
   {

@@ -73,6 +73,7 @@ class Console final : public VirtioDevice, public HostInputSink {
   void write_config(uint64_t offset, std::span<const uint8_t> data) override;
   Result<void> activate(DeviceContext ctx) override;
   void reset() override;
+  void detach() override;
   std::vector<std::string> describe_queues() const override;
 
  private:

@@ -27,6 +27,12 @@ void HostStream::attach(EventLoop& loop) {
   update_watch();
 }
 
+void HostStream::detach() {
+  watch_.reset();
+  watched_ = 0;
+  loop_ = nullptr;
+}
+
 void HostStream::write(std::span<const uint8_t> bytes) {
   if (!closed_ && !pending_.empty()) flush_pending();  // an fd epoll refused is flushed here
   if (!closed_ && pending_.empty()) bytes = bytes.subspan(write_now(bytes));

@@ -38,6 +38,8 @@ class HostStream {
 
   // Starts watching the fd on `loop` (input, and output once some is pending).
   void attach(EventLoop& loop);
+  // Off the loop for good (loop thread): no callback runs after it.
+  void detach();
   // Guest output (loop thread). What neither the fd nor the pending buffer takes is dropped.
   void write(std::span<const uint8_t> bytes);
   // The consumer has room again: offer held input, then read the fd again.

@@ -42,6 +42,11 @@ class SocketBackend final : public Backend {
   }
   std::string host_path() const override { return path_; }
   uint64_t dropped_output() const override { return dropped_ + (client_ ? client_->dropped_output() : 0); }
+  void stop() override {
+    listening_.reset();
+    if (client_) client_->detach();
+    stopped_ = true;
+  }
 
  private:
   Result<void> listen_for_client() {
@@ -64,7 +69,7 @@ class SocketBackend final : public Backend {
 
   // Posted from the stream's close callback, so the stream is not destroyed under itself.
   void drop_client() {
-    if (!client_ || !client_->closed()) return;
+    if (stopped_ || !client_ || !client_->closed()) return;
     dropped_ += client_->dropped_output();
     client_.reset();
     spdlog::info("{}: client left {}", id_, path_);
@@ -78,6 +83,7 @@ class SocketBackend final : public Backend {
   InputFn on_input_;
   EventLoop::Watch listening_;  // the listener, while no client is connected
   std::unique_ptr<HostStream> client_;
+  bool stopped_ = false;  // stop() ran: nothing goes back on the loop
   uint64_t dropped_ = 0;
 };
 

@@ -13,8 +13,9 @@ virtio_pci_count() { n=0; for d in /sys/bus/pci/devices/*; do [ "$(cat $d/vendor
 wait_dev() { i=0; while [ $i -lt 600 ]; do [ -b /dev/vda ] && { echo "DEV_UP_$1=$i"; return; }; sleep 0.05; i=$((i+1)); done; echo "DEV_UP_$1=never"; }
 wait_gone() { i=0; while [ $i -lt 600 ]; do [ "$(virtio_pci_count)" = 0 ] && { echo "DEV_GONE_$1=$i"; return; }; sleep 0.05; i=$((i+1)); done; echo "DEV_GONE_$1=never"; }
 # writer: 4 KiB blocks "BLK-<n>" at 1 MiB + n*4 KiB, each dd fsynced, W_ACK=n after each; W_END when one fails.
-writer() { n=0; while [ $n -lt 3000 ] && printf "BLK-%08d" $n | dd of=/dev/vda bs=4096 seek=$((256 + n)) conv=sync,notrunc,fsync 2>/dev/null; do echo "W_ACK=$n"; n=$((n+1)); done; echo "W_END=$n"; }
-reader() { while dd if=/dev/vda of=/dev/null bs=65536 count=64 iflag=direct 2>/dev/null; do :; done; echo R_END=1; }
+# Through fd 4 (the disk opened once), not the path: once the node is gone, "dd of=/dev/vda" would create a file.
+writer() { exec 4</dev/vda || { echo W_END=none; return; }; n=0; while [ $n -lt 3000 ] && printf "BLK-%08d" $n | dd of=/proc/self/fd/4 bs=4096 seek=$((256 + n)) conv=sync,notrunc,fsync 2>/dev/null; do echo "W_ACK=$n"; n=$((n+1)); done; echo "W_END=$n"; }
+reader() { exec 5</dev/vda || { echo R_END=none; return; }; while dd if=/proc/self/fd/5 of=/dev/null bs=65536 count=64 iflag=direct 2>/dev/null; do :; done; echo R_END=1; }
 echo HOTPLUG-READY
 while read -r line; do eval "$line"; done' "virtio_pci virtio_console virtio_blk"
 
@@ -76,6 +77,7 @@ wait_for DEV_UP_b= 60
 guest 'writer & reader & reader &'
 for _ in $(seq 300); do
   acked=$(value W_ACK)
+((acked < 2999)) || died "the writer finished all its writes: the removal did not stop it (writes to a file where /dev/vda was?)"
   ((${acked:-0} >= 20)) && break
   sleep 0.2
 done
@@ -85,6 +87,7 @@ grep -q '"removed": *true' del.json || died "device-del with I/O in flight did n
 wait_for W_END= 60
 wait_for R_END= 60
 acked=$(value W_ACK)
+((acked < 2999)) || died "the writer finished all its writes: the removal did not stop it (writes to a file where /dev/vda was?)"
 log "ok: removed with I/O in flight after $acked acknowledged writes; writer and readers ended ($(json_value errors <del.json) in-band errors)"
 want=$(printf 'BLK-%08d' $(seq 0 "$acked"))
 got=$(dd if=b.img bs=4096 skip=256 count=$((acked + 1)) 2>/dev/null | tr -d '\0')

@@ -66,12 +66,16 @@ VirtioPciTransport::VirtioPciTransport(std::unique_ptr<TransportCore> core, std:
 VirtioPciTransport::~VirtioPciTransport() { shutdown(); }
 
 // Stops the data path and takes the BARs off the bus (also what hot-unplug needs).
+// After it the function is gone for good: a vCPU access that found it on a bus
+// just before (and runs now) is ignored, so nothing can map or start it again.
 void VirtioPciTransport::shutdown() {
   std::lock_guard lock(mutex_);
   core_->shutdown();
   config_.store(PCI_COMMAND, config_.command() & ~PCI_COMMAND_MEMORY, 2);
+  removed_ = true;
   remap(kVirtioBar);
   remap(kMsixBar);
+  irq_->reset();  // INTx lowered: the pin is shared with other slots
 }
 
 uint8_t VirtioPciTransport::status() const {
@@ -135,7 +139,7 @@ Result<void> VirtioPciTransport::map_bars() {
 
 // Moves BAR `bar` (and for BAR4 the notify ioeventfds) to where config space says it decodes now.
 void VirtioPciTransport::remap(unsigned bar) {
-  const std::optional<uint64_t> want = config_.bar_address(bar);
+  const std::optional<uint64_t> want = removed_ ? std::nullopt : config_.bar_address(bar);
   if (want == mapped_[bar]) return;
   const uint64_t size = config_.bar_size(bar);
   if (mapped_[bar]) {
@@ -161,6 +165,7 @@ void VirtioPciTransport::remap(unsigned bar) {
 
 void VirtioPciTransport::config_read(uint32_t offset, std::span<uint8_t> data) {
   std::lock_guard lock(mutex_);
+  if (removed_) return std::fill(data.begin(), data.end(), 0xff);  // as an empty slot reads
   config_.set_interrupt_status(irq_->intx_pending());
   const uint32_t window = pci_cfg_cap_ + sizeof(virtio_pci_cap);
   if (pci_cfg_cap_ && offset < window + 4 && offset + data.size() > window) pci_cfg_access(/*is_write=*/false);
@@ -169,6 +174,7 @@ void VirtioPciTransport::config_read(uint32_t offset, std::span<uint8_t> data) {
 
 void VirtioPciTransport::config_write(uint32_t offset, std::span<const uint8_t> data) {
   std::lock_guard lock(mutex_);
+  if (removed_) return;
   config_.write(offset, data);
   const uint64_t end = uint64_t{offset} + data.size();
   auto touches = [&](uint32_t at, uint32_t len) { return offset < at + len && end > at; };
@@ -205,12 +211,13 @@ void VirtioPciTransport::pci_cfg_access(bool is_write) {
 
 void VirtioPciTransport::read(uint64_t offset, std::span<uint8_t> data) {
   std::lock_guard lock(mutex_);
+  if (removed_) return std::fill(data.begin(), data.end(), 0);
   region_read(offset, data);
 }
 
 void VirtioPciTransport::write(uint64_t offset, std::span<const uint8_t> data) {
   std::lock_guard lock(mutex_);
-  region_write(offset, data);
+  if (!removed_) region_write(offset, data);
 }
 
 void VirtioPciTransport::region_read(uint64_t offset, std::span<uint8_t> data) {

@@ -87,6 +87,7 @@ class VirtioPciTransport : public pci::PciFunction,
   Wiring wiring_;
 
   mutable std::mutex mutex_;  // vCPU threads: config space, common cfg
+  bool removed_ = false;      // shutdown() ran: every access is ignored, nothing maps again
   pci::PciConfigSpace config_;
   uint8_t msix_cap_ = 0;
   uint8_t pci_cfg_cap_ = 0;

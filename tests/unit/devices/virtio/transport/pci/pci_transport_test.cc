@@ -249,6 +249,7 @@ TEST_F(PciTransportTest, DisablingMemoryDecodeUnmapsBarsAndNotifies) {
 // on the bus until the guest (Linux's pci_assign_resource) places them, and its
 // shutdown (the unplug) takes every mapping and notify ioeventfd back.
 TEST_F(PciTransportTest, HotpluggedFunctionWaitsForTheGuestToAssignItsBarsAndUnplugReleasesThem) {
+  find_caps();  // common_: the same layout as the fixture's function
   auto bars = std::make_shared<testing::FakeBarHost>();
   auto device = std::make_shared<FakeDevice>(FakeDevice::Options{.type = 2, .id = "fakeblk1"});
   auto hot = *VirtioPciTransport::create(device, memory_, loop_.loop(), {bars, msi_, intx_, 0});
@@ -279,6 +280,15 @@ TEST_F(PciTransportTest, HotpluggedFunctionWaitsForTheGuestToAssignItsBarsAndUnp
   EXPECT_FALSE(bars->bus.read(bar4, {reinterpret_cast<uint8_t*>(&v), 4}));
   EXPECT_FALSE(bars->bus.read(bar1, {reinterpret_cast<uint8_t*>(&v), 4}));
   EXPECT_TRUE(bars->notifies.empty());
+  // A vCPU that found the function just before the unplug: its late accesses
+  // change nothing (decode stays off, nothing maps again, config reads as empty).
+  hset(PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+  EXPECT_FALSE(bars->bus.read(bar4, {reinterpret_cast<uint8_t*>(&v), 4}));
+  EXPECT_TRUE(bars->notifies.empty());
+  EXPECT_EQ(hcfg(PCI_VENDOR_ID, 4), 0xffffffffu);
+  const uint8_t driver_ok = 0xf;
+  hot->write(common_ + VIRTIO_PCI_COMMON_STATUS, {&driver_ok, 1});
+  EXPECT_EQ(hot->status(), 0u);
 }
 
 TEST_F(PciTransportTest, PciCfgCapabilityWindowReachesBar4) {
