@@ -101,7 +101,10 @@ class IntxLine : public IrqLine {
 
 }  // namespace
 
-// One GSI + irqfd per MSI-X vector; the transport writes the eventfd (no ioctl).
+// One GSI + irqfd per MSI-X vector; the transport writes the eventfd (no ioctl),
+// and so may vhost (notifier()). The irqfd is assigned to KVM only while the
+// vector is open (MSI-X on, unmasked): a write while it is closed stays in the
+// eventfd, and KVM injects it when the irqfd is assigned again on unmask.
 // Destroyed with its function: the irqfds are deassigned and the GSIs released.
 class PciHost::KvmMsiSink : public pci::MsiSink {
  public:
@@ -111,13 +114,9 @@ class PciHost::KvmMsiSink : public pci::MsiSink {
     for (uint16_t v = 0; v < vectors; ++v) {
       Fd fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
       if (!fd.valid()) return errno_error("eventfd for an MSI-X vector");
-      const uint32_t gsi = sink->routes_->allocate();
-      if (auto r = vm.irqfd(fd.get(), gsi); !r) {
-        sink->routes_->release(gsi);
-        return std::unexpected(r.error());
-      }
-      sink->gsis_.push_back(gsi);
+      sink->gsis_.push_back(sink->routes_->allocate());
       sink->fds_.push_back(std::move(fd));
+      sink->open_.push_back(false);
     }
     return sink;
   }
@@ -130,8 +129,7 @@ class PciHost::KvmMsiSink : public pci::MsiSink {
     if (closed_) return;
     closed_ = true;
     for (size_t i = 0; i < gsis_.size(); ++i) {
-      if (auto r = vm_.irqfd(fds_[i].get(), gsis_[i], /*deassign=*/true); !r)
-        FRANCA_WARN_RATELIMITED("irqfd of gsi {}: {}", gsis_[i], r.error().message);
+      if (open_[i]) set_open(static_cast<uint16_t>(i), false);
       routes_->release(gsis_[i]);
     }
   }
@@ -144,6 +142,15 @@ class PciHost::KvmMsiSink : public pci::MsiSink {
     const uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(fds_[vector].get(), &one, sizeof(one));
   }
+  void set_open(uint16_t vector, bool open) override {  // under the Msix lock
+    if (vector >= fds_.size() || open_[vector] == open) return;
+    if (auto r = vm_.irqfd(fds_[vector].get(), gsis_[vector], /*deassign=*/!open); !r) {
+      FRANCA_WARN_RATELIMITED("irqfd of gsi {}: {}", gsis_[vector], r.error().message);
+      return;
+    }
+    open_[vector] = open;
+  }
+  int notifier(uint16_t vector) const override { return vector < fds_.size() ? fds_[vector].get() : -1; }
 
  private:
   KvmVm& vm_;
@@ -152,6 +159,7 @@ class PciHost::KvmMsiSink : public pci::MsiSink {
   bool closed_ = false;
   std::vector<uint32_t> gsis_;
   std::vector<Fd> fds_;
+  std::vector<bool> open_;  // irqfd assigned
 };
 
 namespace {

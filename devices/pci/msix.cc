@@ -44,13 +44,21 @@ bool Msix::pending(uint16_t vector) const {
   return vector < entries_.size() && entries_[vector].pending;
 }
 
+int Msix::notifier(uint16_t vector) const { return vector < entries_.size() ? sink_->notifier(vector) : -1; }
+
 void Msix::deliver_if_ready(uint16_t vector) {
   Entry& e = entries_[vector];
-  if (!deliverable(e)) return;
+  if (!deliverable(e)) {
+    if (e.open) sink_->set_open(vector, false);
+    e.open = false;
+    return;
+  }
   if (e.dirty) {
     sink_->route(vector, e.words[0] | uint64_t{e.words[1]} << 32, e.words[2]);
     e.dirty = false;
   }
+  if (!e.open) sink_->set_open(vector, true);  // after the route: what came while closed goes to the new message
+  e.open = true;
   if (e.pending) {
     e.pending = false;
     sink_->fire(vector);

@@ -2,7 +2,10 @@
 // bit array living in one 4 KiB BAR (table at 0, PBA at 0x800). A vector is
 // delivered only while MSI-X is enabled and neither the function nor the entry
 // is masked; otherwise its PBA bit is set and it fires on unmask. Messages go
-// to an MsiSink (KVM GSI route + irqfd per vector in the VMM).
+// to an MsiSink (KVM GSI route + irqfd per vector in the VMM), which is told
+// when each vector opens and closes, so that a notifier written by someone else
+// (vhost) obeys the masks too. (Such a write while masked is delivered on
+// unmask, but is not shown in the PBA.)
 #pragma once
 
 #include <array>
@@ -43,15 +46,18 @@ class Msix : public BusDevice {
   // Raise `vector` (out-of-range vectors are dropped). Thread-safe.
   void signal(uint16_t vector);
   bool pending(uint16_t vector) const;
+  // The sink's notifier for `vector` (see MsiSink::notifier), -1 if none or out of range.
+  int notifier(uint16_t vector) const;
 
  private:
   struct Entry {
     std::array<uint32_t, 4> words{0, 0, 0, 1};  // addr lo, addr hi, data, control (bit 0 = masked)
     bool pending = false;
     bool dirty = true;  // the sink has not seen the current message
+    bool open = false;  // what the sink was last told (set_open)
   };
   bool deliverable(const Entry& e) const;
-  void deliver_if_ready(uint16_t vector);  // route if dirty, fire if pending
+  void deliver_if_ready(uint16_t vector);  // route if dirty, open or close the sink, fire if pending
   void write_word(uint16_t vector, unsigned word, uint32_t value);
 
   std::shared_ptr<MsiSink> sink_;

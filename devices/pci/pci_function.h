@@ -40,6 +40,14 @@ class MsiSink {
   // The message of `vector` changed (only called while it can be delivered).
   virtual void route(uint16_t vector, uint64_t address, uint32_t data) = 0;
   virtual void fire(uint16_t vector) = 0;
+  // Whether `vector` may be delivered (MSI-X on, neither it nor the function
+  // masked; routed first). A sink with a notifier() lets writes to it through
+  // only while open and delivers, on opening, one that came while closed.
+  virtual void set_open(uint16_t /*vector*/, bool /*open*/) {}
+  // An eventfd whose write raises `vector` (gated by set_open) without a call
+  // into the VMM — for a kernel back-end (vhost) to signal the guest directly —
+  // or -1 when the sink has none.
+  virtual int notifier(uint16_t /*vector*/) const { return -1; }
 };
 
 }  // namespace franca::pci

@@ -47,6 +47,10 @@ class Interrupt {
   virtual ~Interrupt() = default;
   virtual void signal_used(uint16_t queue) = 0;
   virtual void signal_config() = 0;
+  // An eventfd a kernel back-end (vhost) may write to interrupt the driver for
+  // `queue` with no relay through the VMM (masking is the transport's), or -1:
+  // then signal_used() is the only way. Valid until the device is reset.
+  virtual int queue_notifier(uint16_t /*queue*/) const { return -1; }
 };
 
 // One queue handed to the data path at DRIVER_OK.

@@ -159,7 +159,7 @@ Result<void> Net::switch_all(NetBackend to) {
 
 std::vector<std::pair<std::string, uint64_t>> Net::extra_counters() const {
   std::vector<std::pair<std::string, uint64_t>> out;
-  uint64_t tx_dropped = 0, rx_dropped = 0, rx_ring_full = 0, rx_bounced = 0, vhost_calls = 0;
+  uint64_t tx_dropped = 0, rx_dropped = 0, rx_ring_full = 0, rx_bounced = 0, vhost_calls = 0, vhost_direct = 0;
   for (size_t p = 0; p < counters_by_pair_.size(); ++p) {
     const PairCounters& c = *counters_by_pair_[p];
     out.emplace_back(fmt::format("rx{}_packets", p), c.rx_packets.load());
@@ -171,12 +171,14 @@ std::vector<std::pair<std::string, uint64_t>> Net::extra_counters() const {
     rx_ring_full += c.rx_ring_full;
     rx_bounced += c.rx_bounced;
     vhost_calls += c.vhost_calls;
+    vhost_direct += c.vhost_direct;
   }
   out.emplace_back("tx_dropped", tx_dropped);
   out.emplace_back("rx_dropped", rx_dropped);
   out.emplace_back("rx_ring_full", rx_ring_full);
   out.emplace_back("rx_bounced", rx_bounced);
   out.emplace_back("vhost_calls", vhost_calls);
+  out.emplace_back("vhost_direct_queues", vhost_direct);
   out.emplace_back("ctrl_commands", ctrl_commands_.load());
   out.emplace_back("ctrl_errors", ctrl_errors_.load());
   out.emplace_back("backend_switches", backend_switches_.load());

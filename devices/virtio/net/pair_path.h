@@ -23,6 +23,7 @@ struct PairCounters {
   std::atomic<uint64_t> rx_ring_full{0};  // times reading the TAP paused for want of buffers
   std::atomic<uint64_t> rx_bounced{0};    // frames longer than the buffers posted, copied (in-process)
   std::atomic<uint64_t> vhost_calls{0};   // used-buffer signals relayed from vhost
+  std::atomic<uint64_t> vhost_direct{0};  // queues whose vhost calls go to KVM unrelayed (now)
 };
 
 // What a data path needs of its pair; owned by Net, valid while the path runs.

@@ -62,16 +62,26 @@ VhostPath::VhostPath(PairContext ctx, std::unique_ptr<vhost::VhostNetPair> pair,
 VhostPath::~VhostPath() { stop(); }
 
 Result<void> VhostPath::start() {
-  const std::array<vhost::VringSetup, 2> rings = {setup_for(*ctx_.rx, call_rx_.get(), err_.get()),
-                                                  setup_for(*ctx_.tx, call_tx_.get(), err_.get())};
+  // A queue whose MSI-X vector has an irqfd gives the kernel that as its call
+  // fd: vhost interrupts the guest itself (KVM applies the vector's masks); the
+  // others' calls (INTx, virtio-mmio) are relayed by the loop.
+  const int rx_direct = ctx_.interrupt->queue_notifier(ctx_.rx->index);
+  const int tx_direct = ctx_.interrupt->queue_notifier(ctx_.tx->index);
+  const int rx_call = rx_direct >= 0 ? rx_direct : call_rx_.get();
+  const int tx_call = tx_direct >= 0 ? tx_direct : call_tx_.get();
+  const std::array<vhost::VringSetup, 2> rings = {setup_for(*ctx_.rx, rx_call, err_.get()),
+                                                  setup_for(*ctx_.tx, tx_call, err_.get())};
   if (auto r = pair_->start(*ctx_.memory, ctx_.features, rings, ctx_.tap_fd); !r) {
     // The kernel may have used receive buffers before a later step failed: take its indices back.
     if (auto back = take_back(); !back) ctx_.fail(back.error().message);
     return r;
   }
-  const int rx_call = call_rx_.get(), tx_call = call_tx_.get(), err = err_.get();
-  Result<void> watched = watch(rx_call, [this, rx_call](uint32_t) { relay_call(rx_call, ctx_.rx->index); });
-  if (watched) watched = watch(tx_call, [this, tx_call](uint32_t) { relay_call(tx_call, ctx_.tx->index); });
+  const int err = err_.get();
+  Result<void> watched;
+  if (rx_direct < 0) watched = watch(rx_call, [this, rx_call](uint32_t) { relay_call(rx_call, ctx_.rx->index); });
+  if (watched && tx_direct < 0)
+    watched = watch(tx_call, [this, tx_call](uint32_t) { relay_call(tx_call, ctx_.tx->index); });
+  ctx_.counters->vhost_direct = (rx_direct >= 0) + (tx_direct >= 0);
   if (watched) {
     watched = watch(err, [this, err](uint32_t) {
       if (eventfd_drain(err)) ctx_.fail("vhost-net reported a ring error");
@@ -85,8 +95,8 @@ Result<void> VhostPath::start() {
   // Buffers the driver queued while the rings changed hands: make the kernel look.
   eventfd_signal(ctx_.rx->kick_fd);
   eventfd_signal(ctx_.tx->kick_fd);
-  spdlog::debug("{}: pair {} on vhost-net from avail {}/{}", ctx_.id, ctx_.pair, rings[0].next_avail,
-                rings[1].next_avail);
+  spdlog::debug("{}: pair {} on vhost-net from avail {}/{}, calls {} / {}", ctx_.id, ctx_.pair, rings[0].next_avail,
+                rings[1].next_avail, rx_direct >= 0 ? "to KVM" : "relayed", tx_direct >= 0 ? "to KVM" : "relayed");
   return {};
 }
 
@@ -109,6 +119,7 @@ void VhostPath::stop() {
   if (!running_) return;
   running_ = false;
   unwatch();
+  ctx_.counters->vhost_direct = 0;
   if (auto back = take_back(); !back) {
     ctx_.fail(back.error().message);
     return;

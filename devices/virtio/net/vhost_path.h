@@ -1,8 +1,9 @@
 // The vhost-net data path for one queue pair (virtio-notes.md §6.2, §6.5): the
 // kernel moves packets between the pair's split rings and its TAP queue. Kicks
-// go straight from KVM's ioeventfds to the kernel; the kernel's "call"
-// eventfds are relayed by the vmm-io loop to the transport's Interrupt, so
-// MSI-X masking and INTx status work exactly as for the in-process path.
+// go straight from KVM's ioeventfds to the kernel; so do the kernel's "call"s
+// to KVM where the queue has an MSI-X vector (its irqfd, which the transport
+// assigns only while the vector is unmasked), and the others (INTx, mmio) are
+// relayed by the vmm-io loop to the transport's Interrupt.
 #pragma once
 
 #include <functional>

@@ -26,6 +26,7 @@ struct TransportCore::Shared : Interrupt {
   std::string id;
 
   void signal_used(uint16_t queue) override { irq->signal_used(queue); }
+  int queue_notifier(uint16_t queue) const override { return irq->queue_notifier(queue); }
   void signal_config() override {
     status.bump_config_generation();
     irq->signal_config();

@@ -59,6 +59,13 @@ class PciInterrupt : public Interrupt {
     const uint16_t v = queue < queues_ ? queue_vectors_[queue].load(std::memory_order_acquire) : VIRTIO_MSI_NO_VECTOR;
     if (v != VIRTIO_MSI_NO_VECTOR) msix_->signal(v);
   }
+  // The queue's MSI-X vector's irqfd while MSI-X is on and the queue has a
+  // vector (the vector's masks gate it); -1 with INTx, where the ISR must be set.
+  int queue_notifier(uint16_t queue) const override {
+    if (!msix_->enabled() || queue >= queues_) return -1;
+    const uint16_t v = queue_vectors_[queue].load(std::memory_order_acquire);
+    return v == VIRTIO_MSI_NO_VECTOR ? -1 : msix_->notifier(v);
+  }
   void signal_config() override {
     raise(kIsrConfig);  // set in both modes (§4.1.5.3); asserts INTx only without MSI-X
     const uint16_t v = config_vector_.load(std::memory_order_acquire);

@@ -93,6 +93,28 @@ TEST_F(MsixTest, ReprogrammedMessageIsRoutedBeforeTheNextDelivery) {
   EXPECT_EQ(sink_->routes[0].data, 0x51u);
 }
 
+// A notifier written by someone else (vhost) is gated by the sink: the vector
+// opens only once routed and deliverable, and closes on every kind of mask.
+TEST_F(MsixTest, SinkIsOpenExactlyWhileTheVectorIsDeliverable) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(msix_.notifier(1), 101);
+  EXPECT_EQ(msix_.notifier(3), -1);  // out of range
+  program(1, 0xfee00000, 0x41);
+  unmask(1);
+  EXPECT_EQ(sink_->open_log(), V{});  // MSI-X still off
+  msix_.set_control(PCI_MSIX_FLAGS_ENABLE);
+  EXPECT_EQ(sink_->open_log(), V{"+1"});
+  mask(1);
+  unmask(1);
+  msix_.set_control(PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+  msix_.set_control(PCI_MSIX_FLAGS_ENABLE);
+  msix_.set_control(0);
+  EXPECT_EQ(sink_->open_log(), (V{"+1", "-1", "+1", "-1", "+1", "-1"}));
+  EXPECT_FALSE(sink_->opened_unrouted);
+  mask(1);  // closed already: no call
+  EXPECT_EQ(sink_->open_log().size(), 6u);
+}
+
 TEST_F(MsixTest, HostileAccessesAreIgnored) {
   msix_.signal(7);  // beyond the table
   const uint8_t byte = 0;

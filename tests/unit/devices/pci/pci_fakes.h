@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,19 @@ class FakeMsiSink : public pci::MsiSink {
     std::lock_guard lock(mutex);
     return fired;
   }
+  // set_open calls in order, "+1" / "-1"; a route must come before the first open.
+  void set_open(uint16_t vector, bool open) override {
+    std::lock_guard lock(mutex);
+    opens.push_back((open ? "+" : "-") + std::to_string(vector));
+    if (open && !routes.contains(vector)) opened_unrouted = true;
+  }
+  int notifier(uint16_t vector) const override { return 100 + vector; }
+  std::vector<std::string> open_log() {
+    std::lock_guard lock(mutex);
+    return opens;
+  }
+  std::vector<std::string> opens;
+  bool opened_unrouted = false;
 
   std::mutex mutex;
   std::map<uint16_t, Message> routes;

@@ -6,7 +6,12 @@
 #include <gtest/gtest.h>
 #include <linux/virtio_ids.h>
 
+#include <sys/eventfd.h>
+
+#include <algorithm>
 #include <cstddef>
+
+#include <fmt/format.h>
 
 #include "tests/unit/devices/virtio/net/net_fixture.h"
 
@@ -166,6 +171,24 @@ TEST_F(NetTest, AutoBackendWithoutVhostNetFallsBackToInProcess) {
 TEST_F(NetTest, AutoBackendWithVhostNetUsesVhost) {
   EXPECT_EQ(offered(with_backend(NetBackend::kAuto, true)), kBaseOffer);
   EXPECT_EQ(net_->backend_name(), "vhost");
+}
+
+// A queue with an MSI-X vector (the Interrupt has a notifier for it) gets that
+// eventfd as vhost's call fd: no relay through the loop; the others are relayed.
+TEST_F(NetTest, VhostCallsGoStraightToAQueuesNotifierWhereItHasOne) {
+  create(with_backend(NetBackend::kVhost));
+  lay_out_direct(kGuestFeatures);
+  Fd irqfd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  direct_->irq->notifiers[0] = irqfd.get();  // rx0 has a vector, tx0 does not
+  ASSERT_TRUE(start_direct().has_value());
+  EXPECT_TRUE(logged(vhost_.last_log(), fmt::format("set_vring_call 0 {}", irqfd.get())));
+  const auto tx_call = std::find_if(vhost_.last_log().begin(), vhost_.last_log().end(),
+                                    [](const std::string& l) { return l.starts_with("set_vring_call 1 "); });
+  ASSERT_NE(tx_call, vhost_.last_log().end());
+  EXPECT_NE(*tx_call, fmt::format("set_vring_call 1 {}", irqfd.get()));
+  EXPECT_EQ(counter("vhost_direct_queues"), 1u);
+  loop_.sync([&] { net_->reset(); });
+  EXPECT_EQ(counter("vhost_direct_queues"), 0u);
 }
 
 TEST_F(NetTest, InProcessBackendNeverOpensVhostNet) {
