@@ -129,7 +129,7 @@ class PciHost::KvmMsiSink : public pci::MsiSink {
     if (closed_) return;
     closed_ = true;
     for (size_t i = 0; i < gsis_.size(); ++i) {
-      if (open_[i]) set_open(static_cast<uint16_t>(i), false);
+      assign(static_cast<uint16_t>(i), false);
       routes_->release(gsis_[i]);
     }
   }
@@ -142,20 +142,25 @@ class PciHost::KvmMsiSink : public pci::MsiSink {
     const uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(fds_[vector].get(), &one, sizeof(one));
   }
-  void set_open(uint16_t vector, bool open) override {  // under the Msix lock
-    if (vector >= fds_.size() || open_[vector] == open) return;
+  void set_open(uint16_t vector, bool open) override {
+    std::lock_guard lock(mutex_);
+    if (!closed_ && vector < fds_.size()) assign(vector, open);
+  }
+  int notifier(uint16_t vector) const override { return vector < fds_.size() ? fds_[vector].get() : -1; }
+
+ private:
+  void assign(uint16_t vector, bool open) {  // under mutex_
+    if (open_[vector] == open) return;
     if (auto r = vm_.irqfd(fds_[vector].get(), gsis_[vector], /*deassign=*/!open); !r) {
       FRANCA_WARN_RATELIMITED("irqfd of gsi {}: {}", gsis_[vector], r.error().message);
       return;
     }
     open_[vector] = open;
   }
-  int notifier(uint16_t vector) const override { return vector < fds_.size() ? fds_[vector].get() : -1; }
 
- private:
   KvmVm& vm_;
   std::shared_ptr<PciHost::MsiRoutes> routes_;
-  std::mutex mutex_;  // closed_ against route()
+  std::mutex mutex_;  // closed_ and open_, against route() and set_open() on vCPU threads
   bool closed_ = false;
   std::vector<uint32_t> gsis_;
   std::vector<Fd> fds_;
