@@ -52,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       env.memory, env.loop.loop(), {bars, msi, intx, kBase});
   if (!transport->map_bars()) std::abort();
   pci::PciRoot root;
-  if (!root.add(transport)) std::abort();
+  if (!root.add(1, transport)) std::abort();
   for (size_t at = 0; at + 8 <= size; at += 8) {
     const uint8_t kind = data[at] % 6;
     const size_t width = width_of(data[at + 1]);
