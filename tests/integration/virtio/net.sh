@@ -280,6 +280,17 @@ net_transfer_case() {
     expect_eq "$(json_value backend <<<"$status")" "$backend" "backend in franca ctl status"
     [[ $backend != inprocess ]] ||
       net_counters_positive "$(net_ctl counters net0)" rx0_packets tx0_packets rx0_bytes tx0_bytes
+    if [[ $backend == vhost ]]; then
+      # pci (MSI-X): both queues' calls go to KVM's irqfds; mmio: franca relays them.
+      local counters
+      counters=$(net_ctl counters net0)
+      if [[ $TRANSPORT == pci ]]; then
+        expect_eq "$(json_value vhost_direct_queues <<<"$counters")" 2 "vhost queues signalling KVM directly"
+      else
+        expect_eq "$(json_value vhost_direct_queues <<<"$counters")" 0 "vhost queues signalling KVM directly (mmio)"
+        net_counters_positive "$counters" vhost_calls
+      fi
+    fi
   fi
   net_finish
   net_check_guest
