@@ -70,8 +70,8 @@ time_to_marker() {
 # clock ticks (getconf CLK_TCK): the process's utime + stime (every thread's,
 # exited io_uring workers included; the kernel keeps that sum exact) minus its
 # vCPU threads' (franca's "vcpuN", QEMU's "CPU N/KVM": their time is mostly the
-# guest's own), plus its vhost workers' (the vhost-PID kernel threads of Linux
-# < 6.4). So: the VMM's I/O threads, main loop and kernel workers. (Not guest
+# guest's own), plus its vhost workers' (the vhost-TID kernel threads of Linux
+# < 6.4, TID being the owning thread's). So: the VMM's I/O threads, main loop and kernel workers. (Not guest
 # time subtracted from the total: /proc's guest_time is sampled per tick while
 # utime + stime are exact, and their difference can run backwards.) -1 once
 # PID is gone.
@@ -87,10 +87,16 @@ vmm_cpu_ticks() {
     read -r -a f <<<"${line##*) }"
     total=$((total - f[11] - f[12]))
   done
-  for t in $(pgrep -x "vhost-$pid" 2>/dev/null || true); do
-    read -r line 2>/dev/null <"/proc/$t/stat" || continue
-    read -r -a f <<<"${line##*) }"
-    total=$((total + f[11] + f[12]))
+  # A vhost worker is named after the *thread* that took ownership (vhost-TID;
+  # QEMU's main thread, franca's vmm-io): look for one per thread.
+  local owners=() w
+  for t in /proc/"$pid"/task/*; do owners+=("vhost-${t##*/}"); done
+  for w in "${owners[@]}"; do
+    for t in $(pgrep -x "$w" 2>/dev/null || true); do
+      read -r line 2>/dev/null <"/proc/$t/stat" || continue
+      read -r -a f <<<"${line##*) }"
+      total=$((total + f[11] + f[12]))
+    done
   done
   echo "$total"
 }

@@ -128,3 +128,36 @@ franca_evidence() {
   fi
   echo "=== end of evidence"
 }
+
+# A guest driven over hvc0 (its /init reads commands from /dev/hvc0 and evals
+# them, printing KEY=value lines there): hvc_start [franca args...] boots
+# initrd.gz, 512M, serial to serial.log, control socket api.sock, --timeout 560,
+# hvc0 on a fifo (console.log holds what the guest prints); the args give at
+# least --cmdline and --console stdio[,...]. Sets HVC_PID. Then:
+#   guest CMD        runs CMD in the guest;
+#   wait_for P SECS  until the guest printed a line starting with P (fails if franca exits first);
+#   value KEY        the last KEY=value the guest printed;
+#   died WHY         franca's log and both consoles on stderr (also from inside $(...)), then fail.
+hvc_start() {
+  mkfifo input
+  exec 3<>input  # kept open: franca never sees EOF
+  "$FRANCA_BIN" --kernel "$KERNEL" --initrd initrd.gz --memory 512M --serial file:serial.log --api-socket api.sock \
+    --timeout 560 --log-level info "$@" <input >console.log 2>franca.err &
+  HVC_PID=$!
+}
+guest() { echo "$*" >&3; }
+value() { guest_value console.log "$1"; }
+died() {
+  { tail -n 60 franca.err; echo "--- hvc0 ---"; tail -n 30 console.log; echo "--- serial ---"; tail -n 60 serial.log; } >&2
+  fail "$1"
+}
+wait_for() {
+  local end=$((SECONDS + $2))
+  while ((SECONDS < end)); do
+    grep -aq "^$1" console.log && return 0
+    kill -0 "$HVC_PID" 2>/dev/null || died "franca exited before the guest printed '$1'"
+    sleep 0.2
+  done
+  died "the guest did not print '$1' within $2 s"
+}
+

@@ -20,28 +20,10 @@ echo HOTPLUG-READY
 while read -r line; do eval "$line"; done' "virtio_pci virtio_console virtio_blk"
 
 head -c 16M /dev/urandom > b.img
-mkfifo input
-exec 3<>input
-"$FRANCA_BIN" --kernel "$KERNEL" --initrd initrd.gz --memory 512M --serial file:serial.log --api-socket api.sock \
-  --cmdline "console=ttyS0 panic=-1" --timeout 560 --console stdio --log-level info <input >console.log 2>franca.err &
-pid=$!
+hvc_start --cmdline "console=ttyS0 panic=-1" --console stdio
+pid=$HVC_PID
 trap 'kill $pid 2>/dev/null || true' EXIT
-died() {
-  { cat franca.err; echo "--- hvc0 ---"; tail -n 30 console.log; echo "--- serial ---"; tail -n 60 serial.log; } >&2
-  fail "$1"
-}
-wait_for() {
-  local end=$((SECONDS + $2))
-  while ((SECONDS < end)); do
-    grep -aq "^$1" console.log && return 0
-    kill -0 "$pid" 2>/dev/null || died "franca exited before the guest printed '$1'"
-    sleep 0.2
-  done
-  died "the guest did not print '$1' within $2 s"
-}
-guest() { echo "$*" >&3; }
 ctl() { "$FRANCA_BIN" ctl api.sock "$@" || died "franca ctl $* failed"; }
-value() { guest_value console.log "$1"; }
 fds() { ls "/proc/$pid/fd" | wc -l; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
 

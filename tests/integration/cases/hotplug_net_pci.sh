@@ -30,27 +30,10 @@ echo HOTPLUG-READY
 while read -r line; do eval "$line"; done' "virtio_pci virtio_console failover net_failover virtio_net" \
   "$FRANCA_NETTOOL:/bin/nettool"
 
-mkfifo input
-exec 3<>input
-"$FRANCA_BIN" --kernel "$KERNEL" --initrd initrd.gz --memory 512M --serial file:serial.log --api-socket "$NET_API" \
-  --cmdline "console=ttyS0 panic=-1" --timeout 560 --console stdio --log-level info <input >console.log 2>franca.err &
-NET_VMM_PID=$!
+NET_API=$FRANCA_WORK/api.sock  # hvc_start's
+hvc_start --cmdline "console=ttyS0 panic=-1" --console stdio
+NET_VMM_PID=$HVC_PID
 NET_PIDS+=("$NET_VMM_PID")
-died() {
-  { tail -n 40 franca.err; echo "--- hvc0 ---"; tail -n 30 console.log; echo "--- serial ---"; tail -n 40 serial.log; } >&2
-  fail "$1"
-}
-wait_for() {
-  local end=$((SECONDS + $2))
-  while ((SECONDS < end)); do
-    grep -aq "^$1" console.log && return 0
-    kill -0 "$NET_VMM_PID" 2>/dev/null || died "franca exited before the guest printed '$1'"
-    net_sleep 0.2
-  done
-  died "the guest did not print '$1' within $2 s"
-}
-guest() { echo "$*" >&3; }
-value() { guest_value console.log "$1"; }
 # tap_stat rx_packets|rx_dropped|tx_packets: the TAP's, from /proc/net/dev (this
 # network namespace's; /sys/class/net shows the namespace sysfs was mounted in).
 tap_stat() {

@@ -41,31 +41,10 @@ echo MEMTOTAL_BOOT=$(meminfo MemTotal)
 echo BALLOON-READY
 while read -r line; do eval "$line"; done' "$TRANSPORT_MODULES virtio_console virtio_balloon"
 
-mkfifo input
-exec 3<>input  # kept open: franca never sees EOF
-"$FRANCA_BIN" --kernel "$KERNEL" --initrd initrd.gz --memory 512M --serial file:serial.log --api-socket api.sock \
-  --cmdline "console=ttyS0 panic=-1$TRANSPORT_CMDLINE" --timeout 560 \
-  --console "stdio,transport=$TRANSPORT" --balloon "$opts,transport=$TRANSPORT" \
-  --log-level info <input >console.log 2>franca.err &
-pid=$!
+hvc_start --cmdline "console=ttyS0 panic=-1$TRANSPORT_CMDLINE" --console "stdio,transport=$TRANSPORT" \
+  --balloon "$opts,transport=$TRANSPORT"
+pid=$HVC_PID
 trap 'kill $pid 2>/dev/null || true' EXIT
-
-# died WHY: franca's log and the guest's consoles, on stderr (also from inside $(...)), then fail.
-died() {
-  { cat franca.err; echo "--- hvc0 ---"; tail -n 30 console.log; echo "--- serial ---"; tail -n 40 serial.log; } >&2
-  fail "$1"
-}
-# wait_for PATTERN SECONDS: until the guest printed a line starting with PATTERN on hvc0.
-wait_for() {
-  local end=$((SECONDS + $2))
-  while ((SECONDS < end)); do
-    grep -aq "^$1" console.log && return 0
-    kill -0 "$pid" 2>/dev/null || died "franca exited before the guest printed '$1'"
-    sleep 0.5
-  done
-  died "the guest did not print '$1' within $2 s"
-}
-guest() { echo "$*" >&3; }           # runs "$*" in the guest
 # ctl ARGS: franca ctl on this VM; a franca that is gone is reported with its log.
 ctl() {
   local rc=0
@@ -75,7 +54,6 @@ ctl() {
   return "$rc"
 }
 rss_mib() { awk '/^RssAnon:/ { print int($2 / 1024) }' "/proc/$pid/status"; }
-value() { guest_value console.log "$1"; }
 # until_actual OP MIB SECONDS: until the balloon's actual_mib OP MIB (-ge, -le).
 until_actual() {
   local end=$((SECONDS + $3)) a

@@ -11,25 +11,7 @@
 namespace franca::virtio::testing {
 namespace {
 
-constexpr uint64_t kOutsideRam = 0x40000000;
-
-// Parameter: packed rings.
-class NetDataPathTest : public NetFixture, public ::testing::WithParamInterface<bool> {
- protected:
-  void SetUp() override {
-    NetConfig config;
-    config.packed = GetParam();
-    create(config);
-  }
-  static uint64_t features(uint64_t extra = 0) {
-    return kGuestFeatures | extra | (GetParam() ? bit(VIRTIO_F_RING_PACKED) : 0);
-  }
-  // Gives the loop time to act on something it should ignore.
-  void settle() {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    loop_.sync([] {});
-  }
-};
+class NetDataPathTest : public RingsNetFixture {};
 
 TEST_P(NetDataPathTest, TransmitChainReachesTheTapAsHeaderAndFrame) {
   activate(features());

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -21,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -333,6 +335,25 @@ class NetFixture : public ::testing::Test {
     franca::testing::FailureLog failures;
   };
   std::unique_ptr<Direct> direct_;  // set by lay_out_direct()
+};
+
+// NetFixture over split (false) or packed (true) rings, the test's parameter.
+class RingsNetFixture : public NetFixture, public ::testing::WithParamInterface<bool> {
+ protected:
+  static constexpr uint64_t kOutsideRam = 0x40000000;
+  void SetUp() override {
+    NetConfig config;
+    config.packed = GetParam();
+    create(config);
+  }
+  static uint64_t features(uint64_t extra = 0) {
+    return kGuestFeatures | extra | (GetParam() ? bit(VIRTIO_F_RING_PACKED) : 0);
+  }
+  // Gives the loop time to act on something it should ignore.
+  void settle() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    loop_.sync([] {});
+  }
 };
 
 }  // namespace franca::virtio::testing

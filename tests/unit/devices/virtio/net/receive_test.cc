@@ -12,23 +12,8 @@
 namespace franca::virtio::testing {
 namespace {
 
-constexpr uint64_t kOutsideRam = 0x40000000;
-
-// Parameter: packed rings.
-class NetReceiveTest : public NetFixture, public ::testing::WithParamInterface<bool> {
+class NetReceiveTest : public RingsNetFixture {
  protected:
-  void SetUp() override {
-    NetConfig config;
-    config.packed = GetParam();
-    create(config);
-  }
-  static uint64_t features(uint64_t extra = 0) {
-    return kGuestFeatures | extra | (GetParam() ? bit(VIRTIO_F_RING_PACKED) : 0);
-  }
-  void settle() {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    loop_.sync([] {});
-  }
   // The bytes of consecutive buffers, `lens[i]` from buffers[i].
   std::vector<uint8_t> joined(const std::vector<RxBuffer>& buffers, const std::vector<size_t>& lens) {
     std::vector<uint8_t> out;
