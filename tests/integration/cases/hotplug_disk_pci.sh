@@ -1,8 +1,11 @@
-# PCI hotplug of a disk through ACPI (GED + acpiphp): device-add makes /dev/vda
-# appear in a running guest with no rescan; the guest reads the host's pattern
-# and writes one the host then sees; device-del ejects it (gone from
-# /sys/bus/pci); the same disk comes back; then add/remove cycles with franca's
-# fd count and RSS compared before and after.
+# PCI hotplug of a disk through ACPI (GED + acpiphp): device-del refuses a cold
+# removable=off device; device-add makes /dev/vda appear in a running guest
+# with no rescan; the guest reads the host's pattern and writes one the host
+# then sees; device-del ejects it (gone from /sys/bus/pci); the same disk comes
+# back and is removed while the guest has fsynced writes and direct reads in
+# flight: the writers end with an error instead of hanging, and every write
+# acknowledged before the eject is on the host file; then 50 add/remove cycles
+# with franca's fds, MSI GSIs in use and RSS compared before and after.
 source "$FRANCA_REPO/tests/integration/lib.sh"
 CYCLES=${FRANCA_HOTPLUG_CYCLES:-50}
 
@@ -20,7 +23,7 @@ echo HOTPLUG-READY
 while read -r line; do eval "$line"; done' "virtio_pci virtio_console virtio_blk"
 
 head -c 16M /dev/urandom > b.img
-hvc_start --cmdline "console=ttyS0 panic=-1" --console stdio
+hvc_start --cmdline "console=ttyS0 panic=-1" --console stdio --balloon id=bal,removable=off  # a fixed cold device
 pid=$HVC_PID
 trap 'kill $pid 2>/dev/null || true' EXIT
 ctl() { "$FRANCA_BIN" ctl api.sock "$@" || died "franca ctl $* failed"; }
@@ -28,6 +31,9 @@ fds() { ls "/proc/$pid/fd" | wc -l; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
 
 wait_for HOTPLUG-READY 240
+if out=$("$FRANCA_BIN" ctl api.sock device-del bal 2>&1); then died "device-del of a removable=off device succeeded: $out"; fi
+[[ $out == *"not removable"* ]] || died "device-del of a removable=off device failed for another reason: $out"
+log "ok: device-del refused the removable=off balloon ($out)"
 # The guest's acpi-ged may bind a moment after userspace starts.
 for _ in $(seq 50); do "$FRANCA_BIN" ctl api.sock device-add disk path=b.img,serial=hot1 >add.json 2>add.err && break; sleep 0.2; done
 grep -q '"id"' add.json || died "device-add never succeeded: $(cat add.err)"
