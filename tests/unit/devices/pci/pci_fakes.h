@@ -51,7 +51,9 @@ class FakeMsiSink : public pci::MsiSink {
   // set_open calls in order, "+1" / "-1"; a route must come before the first open.
   void set_open(uint16_t vector, bool open) override {
     std::lock_guard lock(mutex);
-    opens.push_back((open ? "+" : "-") + std::to_string(vector));
+    std::string entry(1, open ? '+' : '-');
+    entry += std::to_string(vector);
+    opens.push_back(std::move(entry));
     if (open && !routes.contains(vector)) opened_unrouted = true;
   }
   int notifier(uint16_t vector) const override { return 100 + vector; }
