@@ -62,7 +62,10 @@ Result<PciHotplug::Added> PciHotplug::add(std::string_view type, std::string_vie
     if (!option) return std::unexpected(option.error());
     if (auto r = place(*option, "net"); !r) return std::unexpected(r.error());
     virtio::NetConfig net = option->net;
-    if (!net.mac_given) net.mac[5] = static_cast<uint8_t>(net.mac[5] + 0x80 + next_index_);  // apart from cold NICs
+    if (!net.mac_given) {  // apart from cold NICs and from earlier hot ones
+      std::lock_guard lock(mutex_);
+      net.mac[5] = static_cast<uint8_t>(net.mac[5] + 0x80 + stats_.added);
+    }
     auto nic = virtio::Net::create(net, id);
     if (!nic) return std::unexpected(nic.error());
     device = std::move(*nic);
@@ -90,7 +93,6 @@ Result<PciHotplug::Added> PciHotplug::add(std::string_view type, std::string_vie
   registry_.add(DeviceEntry{device, id, Transport::kPci, *slot, /*hotplugged=*/true, common.removable});
   {
     std::lock_guard lock(mutex_);
-    ++next_index_;
     ++stats_.added;
   }
   pci_.announce(*slot);

@@ -64,7 +64,6 @@ class PciHotplug {
   std::condition_variable_any cv_;
   std::deque<unsigned> ejected_;    // slots to release
   std::set<std::string> removing_;  // ids with an eject request out
-  uint64_t next_index_ = 0;
   bool stopping_ = false;
   Stats stats_;
   std::jthread worker_;  // last: stopped and joined first

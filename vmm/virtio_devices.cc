@@ -21,8 +21,10 @@ std::string id_or(const DeviceCommon& common, std::string fallback) {
 
 Result<OpenedDevices> open_virtio_devices(const VmConfig& config) {
   OpenedDevices out;
+  const std::vector<std::string> ids = device_ids(config);  // in the order made below
+  size_t next = 0;
   for (size_t i = 0; i < config.disks.size(); ++i) {
-    auto disk = virtio::Block::create(config.disks[i].block, id_or(config.disks[i], fmt::format("blk{}", i)));
+    auto disk = virtio::Block::create(config.disks[i].block, ids[next++]);
     if (!disk) return std::unexpected(disk.error());
     out.all.push_back(std::move(*disk));
     out.placement.push_back(config.disks[i]);
@@ -30,13 +32,13 @@ Result<OpenedDevices> open_virtio_devices(const VmConfig& config) {
   for (size_t i = 0; i < config.nets.size(); ++i) {
     virtio::NetConfig net = config.nets[i].net;
     if (!net.mac_given) net.mac[5] = static_cast<uint8_t>(net.mac[5] + i);  // unique defaults
-    auto device = virtio::Net::create(net, id_or(config.nets[i], fmt::format("net{}", i)));
+    auto device = virtio::Net::create(net, ids[next++]);
     if (!device) return std::unexpected(device.error());
     out.all.push_back(std::move(*device));
     out.placement.push_back(config.nets[i]);
   }
   if (config.console) {
-    auto console = virtio::Console::create(config.console->console, id_or(*config.console, "console0"));
+    auto console = virtio::Console::create(config.console->console, ids[next++]);
     if (!console) return std::unexpected(console.error());
     out.console = std::move(*console);
     if (config.console->console.mode == virtio::ConsoleConfig::Mode::kStdio) out.stdio_input = out.console;
@@ -44,7 +46,7 @@ Result<OpenedDevices> open_virtio_devices(const VmConfig& config) {
     out.placement.push_back(*config.console);
   }
   if (config.balloon) {
-    auto balloon = virtio::Balloon::create(config.balloon->balloon, config.memory, id_or(*config.balloon, "balloon0"));
+    auto balloon = virtio::Balloon::create(config.balloon->balloon, config.memory, ids[next++]);
     if (!balloon) return std::unexpected(balloon.error());
     out.balloon = std::move(*balloon);
     out.all.push_back(out.balloon);

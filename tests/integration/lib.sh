@@ -161,3 +161,12 @@ wait_for() {
   died "the guest did not print '$1' within $2 s"
 }
 
+# no_acpi_errors LOG: fails on "ACPI Error" / "ACPI BIOS Error" lines in the
+# guest console LOG (not AE_NOT_FOUND alone: "_OSC: platform retains control of
+# PCIe features (AE_NOT_FOUND)" is on every boot without _OSC).
+no_acpi_errors() {
+  if grep -a "ACPI Error\|ACPI BIOS Error" "$1" >acpi-errors.txt; then
+    cat acpi-errors.txt >&2
+    fail "ACPI errors on the guest console"
+  fi
+}

@@ -103,9 +103,5 @@ expect_eq "$fd1" "$fd0" "no fd leaked over $CYCLES cycles"
 (( rss1 - rss0 < 8192 )) || died "VmRSS grew by $((rss1 - rss0)) KiB over $CYCLES cycles"
 ctl shutdown >/dev/null
 wait "$pid" || true
-# (not AE_NOT_FOUND alone: "_OSC: platform retains control of PCIe features (AE_NOT_FOUND)" is every boot without _OSC)
-if grep -a "ACPI Error\|ACPI BIOS Error" serial.log >acpi-errors.txt; then
-  cat acpi-errors.txt >&2
-  fail "ACPI errors on the guest console"
-fi
+no_acpi_errors serial.log
 log "PASS"

@@ -14,6 +14,17 @@ namespace {
 
 class NetReceiveTest : public RingsNetFixture {
  protected:
+  void expect_bad_chain_behind_a_good_one_fails(DriverBuffer bad) {
+    activate(features(bit(VIRTIO_NET_F_MRG_RXBUF)));
+    post_rx(1, 2048);
+    rx().add({bad});
+    rx().publish();
+    tap_send(packet(virtio_net_hdr_v1{}, ethernet_frame(60)));
+    ASSERT_TRUE(wait_until([&] { return !failures().empty(); }));
+    EXPECT_EQ(net_->counters().ring_errors, 1u);
+    settle();
+    EXPECT_TRUE(rx().used().empty());
+  }
   // The bytes of consecutive buffers, `lens[i]` from buffers[i].
   std::vector<uint8_t> joined(const std::vector<RxBuffer>& buffers, const std::vector<size_t>& lens) {
     std::vector<uint8_t> out;
@@ -139,30 +150,14 @@ TEST_P(NetReceiveTest, HeaderSplitAcrossDescriptorsGetsItsNumBuffers) {
   EXPECT_EQ(got, packet(rx_header(1), frame));
 }
 
-// Chains are taken ahead of the frame: a corrupt one behind a good one is
-// still a ring error, and nothing is published over a failed ring.
+// Chains are taken ahead of the frame: a corrupt one (`bad`) behind a good one
+// is still a ring error, and nothing is published over a failed ring.
 TEST_P(NetReceiveTest, ReceiveChainOutsideRamBehindAGoodOneFailsTheDevice) {
-  activate(features(bit(VIRTIO_NET_F_MRG_RXBUF)));
-  post_rx(1, 2048);
-  rx().add({{kOutsideRam, 2048, true}});
-  rx().publish();
-  tap_send(packet(virtio_net_hdr_v1{}, ethernet_frame(60)));
-  ASSERT_TRUE(wait_until([&] { return !failures().empty(); }));
-  EXPECT_EQ(net_->counters().ring_errors, 1u);
-  settle();
-  EXPECT_TRUE(rx().used().empty());
+  expect_bad_chain_behind_a_good_one_fails({kOutsideRam, 2048, true});
 }
 
 TEST_P(NetReceiveTest, ReceiveChainWithoutWritableBytesBehindAGoodOneFailsTheDevice) {
-  activate(features(bit(VIRTIO_NET_F_MRG_RXBUF)));
-  post_rx(1, 2048);
-  rx().add({{alloc(64), 64, false}});
-  rx().publish();
-  tap_send(packet(virtio_net_hdr_v1{}, ethernet_frame(60)));
-  ASSERT_TRUE(wait_until([&] { return !failures().empty(); }));
-  EXPECT_EQ(net_->counters().ring_errors, 1u);
-  settle();
-  EXPECT_TRUE(rx().used().empty());
+  expect_bad_chain_behind_a_good_one_fails({alloc(64), 64, false});
 }
 
 // A ring of tiny buffers needs more iovecs than one read takes (IOV_MAX):
