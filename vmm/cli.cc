@@ -22,7 +22,7 @@ USAGE
   franca --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--memory SIZE]
          [--kernel-cache DIR|off] [--serial stdio|file:PATH|none]
          [--disk path=IMG,...]... [--console MODE,...] [--net tap=NAME,...]...
-         [--balloon OPTS]
+         [--balloon OPTS] [--vfio path=/sys/bus/pci/devices/BDF,...]...
          [--timeout SECONDS] [--log-level LEVEL] [--api-socket PATH]
   franca ctl PATH COMMAND [ARGS]
 
@@ -110,6 +110,25 @@ DEVICES
       `balloon-stats` asks). `--balloon on` takes every default.
       features: ring_packed event_idx indirect_desc must_tell_host stats_vq
                 deflate_on_oom reporting
+  --vfio path=/sys/bus/pci/devices/DDDD:BB:DD.F[,id=NAME][,slot=N][,removable=off]
+      passes a host PCI function through to the guest (vfio0, vfio1, ...; a
+      bare DDDD:BB:DD.F is taken as that path). The host function must be bound
+      to vfio-pci and its IOMMU group viable (every function in the group bound
+      to vfio-pci or to no driver); franca says which step is missing:
+        echo vfio-pci > /sys/bus/pci/devices/BDF/driver_override
+        echo BDF > /sys/bus/pci/devices/BDF/driver/unbind
+        echo BDF > /sys/bus/pci/drivers_probe
+      All guest RAM is mapped for the device's DMA and pinned: RLIMIT_MEMLOCK
+      (ulimit -l) must cover --memory unless franca runs with CAP_IPC_LOCK.
+      The host needs an IOMMU with interrupt remapping (intel_iommu=on or
+      amd_iommu=on). BARs are mapped straight into the guest, except the pages
+      holding the MSI-X table and PBA (franca's, so the guest's masks hold);
+      MSI-X, MSI and INTx reach the guest through KVM irqfds without franca in
+      the path. The guest sees function 0 only, no expansion ROM, no I/O BARs
+      and no PCIe extended capabilities; the device is reset when it is
+      removed and when franca exits. A guest with a VFIO device cannot give
+      memory back: --balloon then refuses size= and free_page_reporting=on,
+      and `balloon` refuses a target.
 
 CONTROL SOCKET
   --api-socket PATH serves a control socket: a unix stream socket, owner-only
@@ -128,20 +147,20 @@ CONTROL SOCKET
                             balloon inflates to the rest (QEMU's `balloon`)
     {"cmd": "balloon-stats"}  the target, what the balloon holds, the guest's
                             memory statistics and their age
-    {"cmd": "device-add", "type": "disk"|"net"|"console", "opts": "path=b.img"}
-                            hot-adds a virtio-pci device (opts as --disk, --net,
-                            --console take them); replies with its id and slot
+    {"cmd": "device-add", "type": "disk"|"net"|"console"|"vfio", "opts": "path=b.img"}
+                            hot-adds a PCI device (opts as --disk, --net,
+                            --console, --vfio take them); replies with its id and slot
     {"cmd": "device-del", "id": "blk1"}  asks the guest to eject it; replies once
                             the guest has (an error after 20 s, device in place)
   Replies are {"ok": true, ...} or {"ok": false, "error": "..."}.
   franca ctl PATH COMMAND [ARGS] sends one request and prints the reply; COMMAND
   is status, pause, resume, shutdown, counters [ID], queues [ID], net-link ID
   up|down, net-backend ID inprocess|vhost, balloon MIB, balloon-stats,
-  device-add disk|net|console OPTS, device-del ID, or a raw JSON object (see
+  device-add disk|net|console|vfio OPTS, device-del ID, or a raw JSON object (see
   franca ctl --help).
 
 HOTPLUG
-  Virtio-pci disks, NICs and consoles can be added to and removed from a
+  Virtio-pci disks, NICs, consoles and VFIO functions can be added to and removed from a
   running guest (device-add, device-del above) through ACPI: a Generic Event
   Device (ACPI0013) tells the guest's acpiphp of the new or departing slot, as
   QEMU's acpi-pci-hotplug and Cloud Hypervisor do; the guest assigns the new
@@ -149,7 +168,8 @@ HOTPLUG
   event's interrupt (a kernel with ACPI, acpi-ged and acpiphp, e.g. Debian's;
   until it has, device-add says so). A removal completes when the guest has
   released the device (its driver finished the I/O in flight and ejected the
-  slot); franca then frees its BARs, MSI-X routes, irqfds and files. Limits:
+  slot); franca then frees its BARs, MSI-X routes, irqfds and files (for VFIO:
+  its memory slots, DMA map and container, after resetting it). Limits:
   bus 0 only (31 slots), virtio-mmio devices and the balloon are fixed at boot.
 
 )";
@@ -196,6 +216,8 @@ po::options_description make_options() {
       "console", po::value<std::string>()->value_name("OPTS"), "virtio-console (see DEVICES)")(
       "net", po::value<std::vector<std::string>>()->value_name("OPTS"), "virtio-net NIC (repeatable, see DEVICES)")(
       "balloon", po::value<std::string>()->value_name("OPTS"), "virtio-balloon (see DEVICES)")(
+      "vfio", po::value<std::vector<std::string>>()->value_name("OPTS"),
+      "host PCI function passed through (repeatable, see DEVICES)")(
       "timeout", po::value<std::string>()->value_name("SECONDS"),
       "stop the guest after SECONDS, logging each vCPU's state and the device counters first; exit 124")(
       "log-level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info, warn, error, off [warn]")(
@@ -271,6 +293,21 @@ Result<void> apply_devices(VmConfig& config, const po::variables_map& vm) {
     }
     config.balloon = std::move(*balloon);
   }
+  if (vm.count("vfio")) {
+    for (const std::string& text : vm["vfio"].as<std::vector<std::string>>()) {
+      auto vfio = parse_vfio_option(text);
+      if (!vfio) return std::unexpected(vfio.error());
+      config.vfio.push_back(std::move(*vfio));
+    }
+  }
+  // The IOMMU maps (and pins) all guest RAM for the device's DMA: a page the
+  // balloon gave back would stay the device's while the guest gets a fresh one.
+  if (!config.vfio.empty() && config.balloon &&
+      (config.balloon->balloon.size_mib || config.balloon->balloon.free_page_reporting)) {
+    return usage_error(
+        "--balloon size= or free_page_reporting=on with --vfio: a passed-through device may DMA to any guest page, "
+        "so franca never gives guest memory back while one is attached");
+  }
   if (!vm.count("console")) return {};
   auto console = parse_console_option(vm["console"].as<std::string>());
   if (!console) return std::unexpected(console.error());
@@ -302,6 +339,8 @@ Result<void> check_unique(const VmConfig& config) {
     if (auto r = check_slot(*config.console); !r) return r;
   if (config.balloon)
     if (auto r = check_slot(*config.balloon); !r) return r;
+  for (const DeviceCommon& d : config.vfio)
+    if (auto r = check_slot(d); !r) return r;
   return {};
 }
 

@@ -40,6 +40,7 @@ struct VmConfig {
   std::optional<ConsoleOption> console;
   std::vector<NetOption> nets;
   std::optional<BalloonOption> balloon;
+  std::vector<VfioOption> vfio;
   spdlog::level::level_enum log_level = spdlog::level::warn;
   std::optional<double> timeout_seconds;
   std::string api_socket;  // --api-socket PATH; empty: no control socket

@@ -268,4 +268,19 @@ Result<BalloonOption> parse_balloon_option(std::string_view text) {
   return out;
 }
 
+Result<VfioOption> parse_vfio_option(std::string_view text) {
+  constexpr std::string_view kFlag = "--vfio";
+  auto items = parse_key_values(with_main_key(text, "path"), kFlag);
+  if (!items) return std::unexpected(items.error());
+  VfioOption out;
+  auto path = take(*items, "path");
+  if (!path || path->empty())
+    return usage_error("--vfio: path= is required (the host function, like path=/sys/bus/pci/devices/0000:01:00.0)");
+  out.path = path->find('/') == std::string::npos ? "/sys/bus/pci/devices/" + *path : *path;
+  if (items->contains("features")) return usage_error("--vfio: features= is for virtio devices");
+  if (auto r = parse_common(*items, kFlag, "path", out); !r) return std::unexpected(r.error());
+  if (out.transport != Transport::kPci) return usage_error("--vfio: transport=mmio: a passed-through device is PCI");
+  return out;
+}
+
 }  // namespace franca

@@ -1,4 +1,4 @@
-// The virtio device options (--disk, --console, --net, --balloon): one grammar for every device,
+// The device options (--disk, --console, --net, --balloon, --vfio): one grammar for every device,
 // "key=value,key=value" like cloud-hypervisor, with transport= and features=
 // on each (a leading item without '=' is the device's main value, e.g.
 // `--console pty`).
@@ -44,6 +44,11 @@ struct NetOption : DeviceCommon {
   virtio::NetConfig net;
 };
 
+// A host PCI function passed through with VFIO (PCI only).
+struct VfioOption : DeviceCommon {
+  std::string path;  // /sys/bus/pci/devices/DDDD:BB:DD.F (or a bare DDDD:BB:DD.F)
+};
+
 // Each also takes the DeviceCommon keys: [,id=NAME][,slot=N][,removable=off].
 // "path=IMG[,readonly=on][,serial=ID][,queues=N][,transport=pci|mmio][,features=-a,-b]"
 Result<DiskOption> parse_disk_option(std::string_view text);
@@ -54,5 +59,7 @@ Result<NetOption> parse_net_option(std::string_view text);
 // "[size=MIB][,deflate_on_oom=on][,free_page_reporting=on][,stats_period=SECS][,transport=pci|mmio][,features=...]"
 // (an empty value is a balloon with every default: target 0, no polling).
 Result<BalloonOption> parse_balloon_option(std::string_view text);
+// "path=/sys/bus/pci/devices/DDDD:BB:DD.F[,id=NAME][,slot=N][,removable=off]" (a bare BDF is taken as that path).
+Result<VfioOption> parse_vfio_option(std::string_view text);
 
 }  // namespace franca

@@ -1,4 +1,4 @@
-// The VM's virtio devices as the control API and the hotplug code see them:
+// The VM's devices (virtio, and VFIO functions) as the control API and the hotplug code see them:
 // cold-plugged ones from the command line and hot-added ones, each with its
 // transport and PCI slot. The api thread adds and removes; any thread reads a
 // snapshot (the --timeout dump runs on the loop).
@@ -16,9 +16,13 @@ namespace franca {
 namespace virtio {
 class VirtioDevice;
 }  // namespace virtio
+namespace vfio {
+class VfioPciFunction;
+}  // namespace vfio
 
 struct DeviceEntry {
-  std::shared_ptr<virtio::VirtioDevice> device;
+  std::shared_ptr<virtio::VirtioDevice> device;  // null for a VFIO function
+  std::shared_ptr<vfio::VfioPciFunction> vfio;
   std::string id;
   Transport transport = Transport::kPci;
   std::optional<unsigned> pci_slot;  // bus 0
@@ -58,11 +62,19 @@ class DeviceRegistry {
     std::lock_guard lock(mutex_);
     return entries_;
   }
+  // The virtio devices.
   std::vector<std::shared_ptr<virtio::VirtioDevice>> devices() const {
     std::lock_guard lock(mutex_);
     std::vector<std::shared_ptr<virtio::VirtioDevice>> out;
-    for (const auto& e : entries_) out.push_back(e.device);
+    for (const auto& e : entries_)
+      if (e.device) out.push_back(e.device);
     return out;
+  }
+  bool has_vfio() const {
+    std::lock_guard lock(mutex_);
+    for (const auto& e : entries_)
+      if (e.vfio) return true;
+    return false;
   }
 
  private:

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "devices/vfio/vfio_device.h"
+#include "devices/vfio/vfio_pci.h"
 #include "devices/virtio/block/block.h"
 #include "devices/virtio/console/console.h"
 #include "devices/virtio/net/net.h"
@@ -82,15 +84,26 @@ Result<PciHotplug::Added> PciHotplug::add(std::string_view type, std::string_vie
     loop_.invoke([&] { started = shared->start(loop_); });
     if (!started) return std::unexpected(started.error());
     device = shared;
+  } else if (type == "vfio") {
+    auto option = parse_vfio_option(opts);
+    if (!option) return std::unexpected(option.error());
+    if (auto r = place(*option, "vfio"); !r) return std::unexpected(r.error());
+    return add_vfio(*option, id);
   } else {
-    return usage_error(fmt::format("device-add: type \"{}\" is not one of disk, net, console", type));
+    return usage_error(fmt::format("device-add: type \"{}\" is not one of disk, net, console, vfio", type));
   }
   auto slot = pci_.add_virtio(device, PciHost::Placement::kHot, common.slot);
   if (!slot) {
     loop_.invoke([&] { device->detach(); });  // a console's back-end was started above
     return std::unexpected(slot.error());
   }
-  registry_.add(DeviceEntry{device, id, Transport::kPci, *slot, /*hotplugged=*/true, common.removable});
+  registry_.add(DeviceEntry{.device = device,
+                            .vfio = nullptr,
+                            .id = id,
+                            .transport = Transport::kPci,
+                            .pci_slot = *slot,
+                            .hotplugged = true,
+                            .removable = common.removable});
   {
     std::lock_guard lock(mutex_);
     ++stats_.added;
@@ -98,6 +111,31 @@ Result<PciHotplug::Added> PciHotplug::add(std::string_view type, std::string_vie
   pci_.announce(*slot);
   spdlog::info("hotplug: {} added in slot {}{}", id, *slot, common.removable ? "" : " (removable=off)");
   return Added{id, *slot};
+}
+
+Result<PciHotplug::Added> PciHotplug::add_vfio(const VfioOption& option, const std::string& id) {
+  if (balloon_holds_memory_ && balloon_holds_memory_())
+    return usage_error(
+        "device-add vfio: the balloon holds guest memory or reports free pages; a passed-through device may DMA to any "
+        "guest page (deflate it first: balloon with the whole memory as target)");
+  auto io = vfio::VfioDevice::open(option.path, pci_.memory());
+  if (!io) return std::unexpected(io.error());
+  auto added = pci_.add_vfio(id, std::move(*io), PciHost::Placement::kHot, option.slot);
+  if (!added) return std::unexpected(added.error());
+  registry_.add(DeviceEntry{.device = nullptr,
+                            .vfio = added->function,
+                            .id = id,
+                            .transport = Transport::kPci,
+                            .pci_slot = added->slot,
+                            .hotplugged = true,
+                            .removable = option.removable});
+  {
+    std::lock_guard lock(mutex_);
+    ++stats_.added;
+  }
+  pci_.announce(added->slot);
+  spdlog::info("hotplug: {} ({}) added in slot {}", id, option.path, added->slot);
+  return Added{id, added->slot};
 }
 
 Result<void> PciHotplug::remove(const std::string& id, std::chrono::milliseconds timeout) {

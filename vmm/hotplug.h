@@ -1,4 +1,4 @@
-// Hot-add and hot-remove of virtio-pci devices on a running guest (README
+// Hot-add and hot-remove of PCI devices (virtio, VFIO) on a running guest (README
 // "Hotplug"): device-add opens the device from the same option string as the
 // command line, puts it on a free slot with unassigned BARs and tells the guest
 // through the GED (ACPI device check); device-del asks the guest to eject the
@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -32,8 +33,10 @@ class PciHotplug {
     std::string id;
     unsigned slot;
   };
-  // `type`: disk, net or console; `opts` as --disk/--net/--console take them. api thread.
+  // `type`: disk, net, console or vfio; `opts` as --disk/--net/--console/--vfio take them. api thread.
   Result<Added> add(std::string_view type, std::string_view opts);
+  // Whether the balloon may be giving memory back (a VFIO device-add then refuses).
+  void set_balloon_check(std::function<bool()> holds_memory) { balloon_holds_memory_ = std::move(holds_memory); }
   // Returns once the guest ejected device `id` and it is gone, or an error after `timeout`
   // (the eject request then stays pending). api thread.
   Result<void> remove(const std::string& id, std::chrono::milliseconds timeout);
@@ -55,6 +58,7 @@ class PciHotplug {
 
  private:
   void run(std::stop_token stop);
+  Result<Added> add_vfio(const VfioOption& option, const std::string& id);
   std::string next_id(std::string_view prefix) const;
 
   PciHost& pci_;
@@ -66,6 +70,7 @@ class PciHotplug {
   std::set<std::string> removing_;  // ids with an eject request out
   bool stopping_ = false;
   Stats stats_;
+  std::function<bool()> balloon_holds_memory_;
   std::jthread worker_;  // last: stopped and joined first
 };
 

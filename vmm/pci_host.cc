@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "arch/x86_64/layout.h"
+#include "devices/vfio/vfio_pci.h"
 #include "devices/virtio/transport/pci/pci_transport.h"
 #include "vmm/core/log.h"
 
@@ -167,11 +168,80 @@ class PciHost::KvmMsiSink : public pci::MsiSink {
   std::vector<bool> open_;  // irqfd assigned
 };
 
+// KVM memory slots for passed-through BARs, above the guest RAM's (vm.cc uses 0..n-1).
+class PciHost::MemorySlots {
+ public:
+  explicit MemorySlots(KvmVm& vm) : vm_(vm) {}
+  Result<void> map(uint64_t base, uint64_t size, void* host) {
+    std::lock_guard lock(mutex_);
+    if (by_base_.contains(base)) return host_error(fmt::format("memory slot at {:#x}: already mapped", base));
+    uint32_t slot = next_;
+    if (!free_.empty()) {
+      slot = *free_.begin();
+    }
+    if (auto r = vm_.set_user_memory_region(slot, base, size, host); !r) return r;
+    if (slot == next_) {
+      ++next_;
+    } else {
+      free_.erase(slot);
+    }
+    by_base_[base] = slot;
+    return {};
+  }
+  void unmap(uint64_t base) {
+    std::lock_guard lock(mutex_);
+    const auto it = by_base_.find(base);
+    if (it == by_base_.end()) return;
+    if (auto r = vm_.set_user_memory_region(it->second, base, 0, nullptr); !r)
+      FRANCA_WARN_RATELIMITED("memory slot {} at {:#x}: {}", it->second, base, r.error().message);
+    free_.insert(it->second);
+    by_base_.erase(it);
+  }
+
+ private:
+  static constexpr uint32_t kFirst = 32;
+  KvmVm& vm_;
+  std::mutex mutex_;
+  uint32_t next_ = kFirst;
+  std::set<uint32_t> free_;
+  std::map<uint64_t, uint32_t> by_base_;
+};
+
 namespace {
+
+// The slot's INTA as a KVM irqfd with resampling, for a passed-through function's INTx.
+class KvmIntxRouter : public vfio::IntxRouter {
+ public:
+  KvmIntxRouter(KvmVm& vm, uint32_t gsi) : vm_(vm), gsi_(gsi) {}
+  Result<void> connect(int trigger_fd, int resample_fd) override {
+    if (auto r = vm_.irqfd_resample(trigger_fd, gsi_, resample_fd); !r) return r;
+    trigger_ = trigger_fd;
+    return {};
+  }
+  void disconnect() override {
+    if (trigger_ < 0) return;
+    if (auto r = vm_.irqfd(trigger_, gsi_, /*deassign=*/true); !r)
+      FRANCA_WARN_RATELIMITED("INTx irqfd of gsi {}: {}", gsi_, r.error().message);
+    trigger_ = -1;
+  }
+
+ private:
+  KvmVm& vm_;
+  uint32_t gsi_;
+  int trigger_ = -1;
+};
 
 class KvmBarHost : public pci::PciBarHost {
  public:
-  KvmBarHost(KvmVm& vm, Bus& mmio) : vm_(vm), mmio_(mmio) {}
+  KvmBarHost(KvmVm& vm, Bus& mmio, std::shared_ptr<PciHost::MemorySlots> slots = nullptr)
+      : vm_(vm), mmio_(mmio), slots_(std::move(slots)) {}
+  Result<void> map_memory(uint64_t base, uint64_t size, void* host) override {
+    if (!slots_) return host_error("no memory slots for this function");
+    return slots_->map(base, size, host);
+  }
+  void unmap_memory(uint64_t base) override {
+    if (slots_) slots_->unmap(base);
+  }
   Result<void> map(uint64_t base, uint64_t size, std::shared_ptr<BusDevice> device) override {
     return mmio_.insert(base, size, std::move(device));
   }
@@ -185,6 +255,7 @@ class KvmBarHost : public pci::PciBarHost {
  private:
   KvmVm& vm_;
   Bus& mmio_;
+  std::shared_ptr<PciHost::MemorySlots> slots_;
 };
 
 constexpr uint64_t kGiB = uint64_t{1} << 30;
@@ -205,7 +276,9 @@ PciHost::PciHost(KvmVm& vm, Bus& pio, Bus& mmio, const GuestMemory& memory, Even
       mmio64_base_((std::max(ram_top, x86::kMmioHoleEnd) + kGiB - 1) & ~(kGiB - 1)),
       routes_(std::make_shared<MsiRoutes>(vm)),
       intx_(std::make_shared<IntxLevels>(vm)),
-      next_bar_(x86::kPciMmio32Base) {}
+      memory_slots_(std::make_shared<MemorySlots>(vm)),
+      next_bar_(x86::kPciMmio32Base),
+      next_bar64_(mmio64_base_) {}
 
 PciHost::~PciHost() { shutdown(); }
 
@@ -234,17 +307,9 @@ Result<unsigned> PciHost::add_virtio(std::shared_ptr<virtio::VirtioDevice> devic
   // One add at a time, and slots_ is what decides a slot is free: a slot the
   // guest ejected is gone from config space but busy until release().
   std::lock_guard lock(mutex_);
-  unsigned slot = 0;
-  if (wanted) {
-    if (*wanted == 0 || *wanted >= pci::PciRoot::kSlots)
-      return usage_error(fmt::format("{} slot={}: PCI slots are 1-31 (0 is the host bridge)", device->id(), *wanted));
-    if (slots_.contains(*wanted)) return usage_error(fmt::format("{} slot={}: in use", device->id(), *wanted));
-    slot = *wanted;
-  } else {
-    for (unsigned s = 1; s < pci::PciRoot::kSlots && !slot; ++s)
-      if (!slots_.contains(s)) slot = s;
-    if (!slot) return usage_error("too many PCI devices (31 on bus 0)");
-  }
+  auto picked = pick_slot(device->id(), wanted);
+  if (!picked) return std::unexpected(picked.error());
+  const unsigned slot = *picked;
   const bool hot = placement == Placement::kHot;
   if (!hot && next_bar_ + kSlotSpan > x86::kPciMmio32Base + x86::kPciMmio32Size)
     return usage_error("PCI BAR window full");
@@ -268,9 +333,80 @@ Result<unsigned> PciHost::add_virtio(std::shared_ptr<virtio::VirtioDevice> devic
                  gsi, vectors);
     next_bar_ += kSlotSpan;
   }
-  slots_[slot] = Slot{std::move(*transport), std::move(*sink), std::move(device), placement};
+  slots_[slot] = Slot{std::move(*transport), nullptr, std::move(*sink), std::move(device), placement};
   if (placement == Placement::kColdFixed) fixed_slots_ |= 1u << slot;
   return slot;
+}
+
+Result<unsigned> PciHost::pick_slot(const std::string& id, std::optional<unsigned> wanted) const {
+  if (wanted) {
+    if (*wanted == 0 || *wanted >= pci::PciRoot::kSlots)
+      return usage_error(fmt::format("{} slot={}: PCI slots are 1-31 (0 is the host bridge)", id, *wanted));
+    if (slots_.contains(*wanted)) return usage_error(fmt::format("{} slot={}: in use", id, *wanted));
+    return *wanted;
+  }
+  for (unsigned s = 1; s < pci::PciRoot::kSlots; ++s)
+    if (!slots_.contains(s)) return s;
+  return usage_error("too many PCI devices (31 on bus 0)");
+}
+
+Result<PciHost::VfioAdded> PciHost::add_vfio(const std::string& id, std::shared_ptr<vfio::DeviceIo> io,
+                                             Placement placement, std::optional<unsigned> wanted) {
+  std::lock_guard lock(mutex_);
+  auto picked = pick_slot(id, wanted);
+  if (!picked) return std::unexpected(picked.error());
+  const unsigned slot = *picked;
+  const bool hot = placement == Placement::kHot;
+  auto shape = vfio::VfioPciFunction::shape_of(*io);
+  if (!shape) return std::unexpected(shape.error());
+  // Cold: each BAR size-aligned in its window, the largest first (no holes between them).
+  vfio::VfioPciFunction::Wiring wiring;
+  uint64_t bar32 = next_bar_, bar64 = next_bar64_;
+  if (!hot) {
+    std::vector<unsigned> order;
+    for (unsigned i = 0; i < 6; ++i)
+      if (shape->bars[i].size) order.push_back(i);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](unsigned a, unsigned b) { return shape->bars[a].size > shape->bars[b].size; });
+    for (unsigned i : order) {
+      const vfio::BarShape& bar = shape->bars[i];
+      uint64_t& next = bar.is64 ? bar64 : bar32;
+      const uint64_t end = bar.is64 ? mmio64_base_ + x86::kPciMmio64Size : x86::kPciMmio32Base + x86::kPciMmio32Size;
+      const uint64_t at = (next + bar.size - 1) & ~(bar.size - 1);
+      if (at + bar.size > end || at + bar.size < at)
+        return usage_error(fmt::format("{} ({}): BAR{} of {:#x} bytes does not fit in the PCI {}-bit window", id,
+                                       io->name(), i, bar.size, bar.is64 ? 64 : 32));
+      wiring.bar_addresses[i] = at;
+      next = at + bar.size;
+    }
+  }
+  const uint16_t vectors = vfio::VfioPciFunction::sink_vectors(*shape);
+  const std::string host_name = io->name();
+  auto sink = KvmMsiSink::create(vm_, routes_, vectors);
+  if (!sink) return std::unexpected(sink.error());
+  const uint32_t gsi = x86::kPciIntxGsis[slot % 4];
+  wiring.bars = std::make_shared<KvmBarHost>(vm_, mmio_, memory_slots_);
+  wiring.msi = *sink;
+  wiring.intx = std::make_shared<KvmIntxRouter>(vm_, gsi);
+  auto function = vfio::VfioPciFunction::create(id, std::move(io), std::move(wiring));
+  if (!function) return std::unexpected(function.error());
+  if (auto r = (*function)->map_bars(); !r) return std::unexpected(r.error());
+  hotplug_->forget(slot);
+  if (auto r = root_.add(slot, *function); !r) {
+    (*function)->shutdown();
+    return std::unexpected(r.error());
+  }
+  if (!hot) {
+    next_bar_ = (bar32 + kSlotSpan - 1) & ~(kSlotSpan - 1);  // virtio functions after it stay chunk-aligned
+    next_bar64_ = bar64;
+  }
+  const auto stats = (*function)->stats();
+  spdlog::info(
+      "{}: VFIO {} at 00:{:02x}.0{}, INTA gsi {}, {} MSI vectors, {} KiB of BARs mapped straight, {} KiB trapped", id,
+      host_name, slot, hot ? " (hot-added)" : "", gsi, vectors, stats.direct_bytes >> 10, stats.trapped_bytes >> 10);
+  slots_[slot] = Slot{nullptr, *function, std::move(*sink), nullptr, placement};
+  if (placement == Placement::kColdFixed) fixed_slots_ |= 1u << slot;
+  return VfioAdded{slot, *function};
 }
 
 void PciHost::announce(unsigned slot) {
@@ -301,9 +437,13 @@ void PciHost::release(unsigned slot) {
     gone = it->second;  // the slot stays taken until the teardown is over
   }
   hotplug_->forget(slot);
-  gone.transport->shutdown();  // data path stopped, BARs and notify ioeventfds gone, late accesses ignored
-  gone.msi->close();           // irqfds deassigned, GSIs back in the pool (late MSI-X writes ignored)
-  loop_.invoke([&] { gone.device->detach(); });
+  if (gone.vfio) {
+    gone.vfio->shutdown();  // interrupts off, BARs and memory slots unmapped, the device reset
+  } else {
+    gone.transport->shutdown();  // data path stopped, BARs and notify ioeventfds gone, late accesses ignored
+  }
+  gone.msi->close();  // irqfds deassigned, GSIs back in the pool (late MSI-X writes ignored)
+  if (gone.device) loop_.invoke([&] { gone.device->detach(); });
   std::lock_guard lock(mutex_);
   slots_.erase(slot);
 }
@@ -330,7 +470,13 @@ size_t PciHost::msi_gsis_in_use() const { return routes_->in_use(); }
 
 void PciHost::shutdown() {
   std::lock_guard lock(mutex_);
-  for (auto& [_, s] : slots_) s.transport->shutdown();
+  for (auto& [_, s] : slots_) {
+    if (s.vfio) {
+      s.vfio->shutdown();
+    } else {
+      s.transport->shutdown();
+    }
+  }
 }
 
 firmware::AcpiPci PciHost::acpi() const {

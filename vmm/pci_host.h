@@ -25,6 +25,10 @@ namespace virtio {
 class VirtioDevice;
 class VirtioPciTransport;
 }  // namespace virtio
+namespace vfio {
+class DeviceIo;
+class VfioPciFunction;
+}  // namespace vfio
 
 class PciHost {
  public:
@@ -45,6 +49,16 @@ class PciHost {
   // lowest free one; returns the slot.
   Result<unsigned> add_virtio(std::shared_ptr<virtio::VirtioDevice> device, Placement placement,
                               std::optional<unsigned> wanted = std::nullopt);
+  // A passed-through host function (VFIO) on slot `wanted` or the lowest free
+  // one. Cold: its BARs placed size-aligned (32-bit BARs in the 32-bit window,
+  // 64-bit ones in the 64-bit window) and mapped; hot: the guest places them.
+  struct VfioAdded {
+    unsigned slot;
+    std::shared_ptr<vfio::VfioPciFunction> function;
+  };
+  Result<VfioAdded> add_vfio(const std::string& id, std::shared_ptr<vfio::DeviceIo> io, Placement placement,
+                             std::optional<unsigned> wanted = std::nullopt);
+  const GuestMemory& memory() const { return memory_; }
   // Hot-add: tell the guest `slot` has a new device (device check through the GED).
   void announce(unsigned slot);
   // Hot-remove: ask the guest to eject `slot` (fails for a fixed or empty slot).
@@ -64,6 +78,7 @@ class PciHost {
   class MsiRoutes;
   class IntxLevels;
   class KvmMsiSink;
+  class MemorySlots;
 
  private:
   KvmVm& vm_;
@@ -75,15 +90,19 @@ class PciHost {
   pci::PciRoot root_;
   std::shared_ptr<MsiRoutes> routes_;
   std::shared_ptr<IntxLevels> intx_;
+  std::shared_ptr<MemorySlots> memory_slots_;
   uint64_t next_bar_ = 0;
+  uint64_t next_bar64_ = 0;
+  Result<unsigned> pick_slot(const std::string& id, std::optional<unsigned> wanted) const;  // under mutex_
   void pulse_ged();
   uint32_t ejectable_slots() const;  // every slot but the host bridge and the fixed ones
 
   std::shared_ptr<pci::PciHotplugRegisters> hotplug_;
   struct Slot {
-    std::shared_ptr<virtio::VirtioPciTransport> transport;
+    std::shared_ptr<virtio::VirtioPciTransport> transport;  // a virtio device, or
+    std::shared_ptr<vfio::VfioPciFunction> vfio;            // a passed-through one
     std::shared_ptr<KvmMsiSink> msi;
-    std::shared_ptr<virtio::VirtioDevice> device;
+    std::shared_ptr<virtio::VirtioDevice> device;  // null for VFIO
     Placement placement;
     bool ejected = false;  // the guest ran _EJ0 on franca's request: release() tears it down
   };

@@ -61,6 +61,7 @@ std::vector<std::string> device_ids(const VmConfig& config) {
   for (size_t i = 0; i < config.nets.size(); ++i) ids.push_back(id_or(config.nets[i], fmt::format("net{}", i)));
   if (config.console) ids.push_back(id_or(*config.console, "console0"));
   if (config.balloon) ids.push_back(id_or(*config.balloon, "balloon0"));
+  for (size_t i = 0; i < config.vfio.size(); ++i) ids.push_back(id_or(config.vfio[i], fmt::format("vfio{}", i)));
   return ids;
 }
 

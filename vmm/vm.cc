@@ -16,6 +16,9 @@
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial_8250.h"
 #include "devices/legacy/test_exit.h"
+#include "devices/vfio/vfio_device.h"
+#include "devices/vfio/vfio_pci.h"
+#include "devices/virtio/balloon/balloon.h"
 #include "devices/virtio/device.h"
 #include "firmware/acpi.h"
 #include "firmware/boot_params.h"
@@ -221,7 +224,13 @@ Result<void> Vm::setup_virtio_devices() {
   if (auto r = devices_.start(*loop_); !r) return r;
   for (size_t i = 0; i < devices_.all.size(); ++i) {
     const DeviceCommon& place = devices_.placement[i];
-    DeviceEntry entry{devices_.all[i], devices_.all[i]->id(), place.transport, std::nullopt, false, false};
+    DeviceEntry entry{.device = devices_.all[i],
+                      .vfio = nullptr,
+                      .id = devices_.all[i]->id(),
+                      .transport = place.transport,
+                      .pci_slot = std::nullopt,
+                      .hotplugged = false,
+                      .removable = false};
     if (place.transport == Transport::kPci) {
       using enum PciHost::Placement;
       auto slot = pci_->add_virtio(devices_.all[i], place.removable ? kColdRemovable : kColdFixed, place.slot);
@@ -236,6 +245,35 @@ Result<void> Vm::setup_virtio_devices() {
   // From here the registry and the transports hold the devices: a removed disk
   // or NIC is freed (its image lock, its TAP) once the guest ejected it.
   devices_.all.clear();
+  return setup_vfio_devices();
+}
+
+Result<void> Vm::setup_vfio_devices() {
+  const std::vector<std::string> ids = device_ids(config_);  // the VFIO functions' come last
+  const size_t first = ids.size() - config_.vfio.size();
+  for (size_t i = 0; i < config_.vfio.size(); ++i) {
+    const VfioOption& option = config_.vfio[i];
+    auto io = vfio::VfioDevice::open(option.path, memory_);
+    if (!io) return std::unexpected(io.error());
+    spdlog::info("{}: {} (IOMMU group {}), {} MiB of guest RAM mapped for its DMA", ids[first + i], (*io)->name(),
+                 (*io)->group(), (*io)->dma_mapped_bytes() >> 20);
+    using enum PciHost::Placement;
+    auto added =
+        pci_->add_vfio(ids[first + i], std::move(*io), option.removable ? kColdRemovable : kColdFixed, option.slot);
+    if (!added) return std::unexpected(added.error());
+    registry_.add(DeviceEntry{.device = nullptr,
+                              .vfio = added->function,
+                              .id = ids[first + i],
+                              .transport = Transport::kPci,
+                              .pci_slot = added->slot,
+                              .hotplugged = false,
+                              .removable = option.removable});
+  }
+  // A hot-added VFIO function and a balloon giving memory back do not mix (cli.cc says why).
+  hotplug_->set_balloon_check(
+      [balloon = devices_.balloon, reporting = config_.balloon && config_.balloon->balloon.free_page_reporting] {
+        return balloon && (reporting || balloon->size_pages() || balloon->actual_pages());
+      });
   return {};
 }
 

@@ -65,6 +65,7 @@ class Vm {
   Result<void> setup_serial_output();
   Result<void> setup_devices();
   Result<void> setup_virtio_devices();
+  Result<void> setup_vfio_devices();
   Result<void> setup_vcpus(const Kvm& kvm);
   Result<void> setup_host_events();
   void wait_for_stop();

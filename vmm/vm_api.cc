@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "devices/vfio/vfio_pci.h"
 #include "devices/virtio/balloon/balloon.h"
 #include "devices/virtio/device.h"
 #include "devices/virtio/net/net_control.h"
@@ -128,6 +129,7 @@ class VmApi final : public api::ApiTarget {
   Result<json> device_del(const std::string& id) override {
     const auto entry = vm_.devices.find(id);  // keeps the device for its last counters
     if (auto r = vm_.hotplug.remove(id, kEjectWait); !r) return std::unexpected(r.error());
+    if (entry && entry->vfio) return json{{"id", id}, {"removed", true}, {"vfio", vfio_summary(*entry->vfio)}};
     return json{{"id", id}, {"removed", true}, {"counters", counters_of(*entry->device)}};
   }
 
@@ -138,6 +140,10 @@ class VmApi final : public api::ApiTarget {
     if (!balloon) return std::unexpected(balloon.error());
     virtio::Balloon& b = **balloon;
     const uint64_t guest_mib = b.guest_pages() / kPagesPerMib;
+    if (target_mib < guest_mib && vm_.devices.has_vfio()) {
+      return usage_error(
+          "balloon: refused while a VFIO device is attached (it may DMA to any guest page, so none can be given back)");
+    }
     if (target_mib == 0 || target_mib > guest_mib) {
       return usage_error(
           fmt::format("balloon {}: the target is the memory the guest keeps, 1 to {} MiB", target_mib, guest_mib));
@@ -208,7 +214,27 @@ class VmApi final : public api::ApiTarget {
                 {"msi_gsis_in_use", s.msi_gsis_in_use}};
   }
 
+  static json vfio_summary(const vfio::VfioPciFunction& f) {
+    const vfio::VfioPciFunction::Stats s = f.stats();
+    return json{{"irq_mode", s.irq_mode},
+                {"config_reads", s.config_reads},
+                {"config_writes", s.config_writes},
+                {"trapped_reads", s.trapped_reads},
+                {"trapped_writes", s.trapped_writes},
+                {"device_errors", s.device_errors},
+                {"direct_kib", s.direct_bytes >> 10},
+                {"trapped_kib", s.trapped_bytes >> 10}};
+  }
+
   static json describe(const DeviceEntry& e) {
+    if (e.vfio) {
+      json out{{"id", e.id}, {"type", "vfio"}, {"transport", "pci"}, {"host", e.vfio->host_name()}};
+      if (e.pci_slot) out["pci"] = fmt::format("0000:00:{:02x}.0", *e.pci_slot);
+      out["hotplugged"] = e.hotplugged;
+      out["removable"] = e.removable;
+      out.update(vfio_summary(*e.vfio));
+      return out;
+    }
     virtio::VirtioDevice& device = *e.device;
     json out{{"id", e.id},
              {"type", type_name(device.device_type())},
@@ -227,7 +253,10 @@ class VmApi final : public api::ApiTarget {
   }
 
   Result<std::shared_ptr<virtio::VirtioDevice>> find(const std::string& id) const {
-    if (auto e = vm_.devices.find(id)) return e->device;
+    if (auto e = vm_.devices.find(id)) {
+      if (e->device) return e->device;
+      return usage_error(fmt::format("{} is a VFIO function: it has no virtio counters or queues (see status)", id));
+    }
     return usage_error(fmt::format("no device \"{}\"", id));
   }
 

@@ -29,12 +29,17 @@ void PciConfigSpace::store(uint32_t offset, uint64_t value, int width) {
   for (int i = 0; i < width && offset + i < kSize; ++i) bytes_[offset + i] = static_cast<uint8_t>(value >> (8 * i));
 }
 
-void PciConfigSpace::add_memory_bar(unsigned index, uint64_t size, bool is64, uint64_t address) {
+void PciConfigSpace::set_write_mask(uint32_t offset, uint64_t mask, int width) {
+  for (int i = 0; i < width && offset + i < kSize; ++i) wmask_[offset + i] = static_cast<uint8_t>(mask >> (8 * i));
+}
+
+void PciConfigSpace::add_memory_bar(unsigned index, uint64_t size, bool is64, uint64_t address, bool prefetchable) {
   if (index + (is64 ? 1 : 0) >= kBars || size < 16 || (size & (size - 1))) return;
   bars_[index] = Bar{size, is64};
   const uint32_t reg = PCI_BASE_ADDRESS_0 + 4 * index;
   const uint64_t mask = ~(size - 1);
-  const uint32_t type = is64 ? PCI_BASE_ADDRESS_MEM_TYPE_64 : PCI_BASE_ADDRESS_MEM_TYPE_32;
+  const uint32_t type = (is64 ? PCI_BASE_ADDRESS_MEM_TYPE_64 : PCI_BASE_ADDRESS_MEM_TYPE_32) |
+                        (prefetchable ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0);
   store(reg, (address & mask & ~uint64_t{0xf}) | type, 4);
   const uint32_t low_mask = static_cast<uint32_t>(mask) & ~uint32_t{0xf};
   for (int i = 0; i < 4; ++i) wmask_[reg + i] = static_cast<uint8_t>(low_mask >> (8 * i));

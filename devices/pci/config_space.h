@@ -30,7 +30,7 @@ class PciConfigSpace {
 
   // A memory BAR of `size` bytes (a power of two >= 16) at `address`; a 64-bit
   // BAR also takes index + 1. Set up once at creation.
-  void add_memory_bar(unsigned index, uint64_t size, bool is64, uint64_t address);
+  void add_memory_bar(unsigned index, uint64_t size, bool is64, uint64_t address, bool prefetchable = false);
   // Appends a capability (body[0] = id; body[1], the next pointer, is filled in)
   // whose bytes in `writable` (same length, per-byte masks) the guest may change.
   // Returns its offset in config space, or 0 when the 256-byte space is full.
@@ -53,6 +53,8 @@ class PciConfigSpace {
   uint16_t load16(uint32_t offset) const { return static_cast<uint16_t>(byte(offset) | byte(offset + 1) << 8); }
   uint32_t load32(uint32_t offset) const { return load16(offset) | uint32_t{load16(offset + 2)} << 16; }
   void store(uint32_t offset, uint64_t value, int width);  // device-side, ignores the write mask
+  // Which bits of the `width` bytes at `offset` the guest may change (device-side setup).
+  void set_write_mask(uint32_t offset, uint64_t mask, int width);
 
  private:
   struct Bar {

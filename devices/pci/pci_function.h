@@ -30,6 +30,12 @@ class PciBarHost {
   // A write of any length at `addr` signals `fd` (KVM ioeventfd, len 0).
   virtual Result<void> add_notify(int fd, uint64_t addr) = 0;
   virtual void remove_notify(int fd, uint64_t addr) = 0;
+  // Host memory (a passed-through device's mmapped BAR) straight into the
+  // guest at `base` (page-aligned, KVM memory slot): no exit on access.
+  virtual Result<void> map_memory(uint64_t /*base*/, uint64_t /*size*/, void* /*host*/) {
+    return host_error("this bus cannot map memory");
+  }
+  virtual void unmap_memory(uint64_t /*base*/) {}
 };
 
 // MSI delivery for one function's MSI-X vectors: the VMM gives each vector a

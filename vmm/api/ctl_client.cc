@@ -41,7 +41,7 @@ COMMANDS
                                   to the rest (QEMU's `balloon`; MIB = all: empty)
   balloon-stats                   target, balloon size and what it holds, and the
                                   guest's memory statistics with their age
-  device-add disk|net|console OPTS
+  device-add disk|net|console|vfio OPTS
                                   hot-add a virtio-pci device; OPTS as --disk,
                                   --net or --console take them; replies with its
                                   id and PCI address (the guest needs ACPI)
@@ -105,7 +105,7 @@ Result<json> build_request(const std::vector<std::string>& words) {
     return json{{"cmd", cmd}, {"target_mib", mib}};
   }
   if (cmd == "device-add") {
-    if (auto r = arity(2, 2, "device-add disk|net|console OPTS"); !r) return std::unexpected(r.error());
+    if (auto r = arity(2, 2, "device-add disk|net|console|vfio OPTS"); !r) return std::unexpected(r.error());
     auto request = one_of(cmd, words[1], "type", {"disk", "net", "console"});
     if (request) (*request)["opts"] = words[2];
     return request;

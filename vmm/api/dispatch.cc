@@ -89,7 +89,7 @@ Result<json> balloon(ApiTarget& target, const json& request) {
 }
 
 Result<json> device_add(ApiTarget& target, const json& request) {
-  auto type = choice_field(request, "type", {"disk", "net", "console"});
+  auto type = choice_field(request, "type", {"disk", "net", "console", "vfio"});
   if (!type) return std::unexpected(type.error());
   auto opts = string_field(request, "opts");
   if (!opts) return std::unexpected(opts.error());

@@ -170,6 +170,15 @@ Result<void> KvmVm::irqfd(int event_fd, uint32_t gsi, bool deassign) {
   return check(ioctl(fd_.get(), KVM_IRQFD, &request), "KVM_IRQFD");
 }
 
+Result<void> KvmVm::irqfd_resample(int event_fd, uint32_t gsi, int resample_fd) {
+  kvm_irqfd request{};
+  request.fd = static_cast<uint32_t>(event_fd);
+  request.gsi = gsi;
+  request.flags = KVM_IRQFD_FLAG_RESAMPLE;
+  request.resamplefd = static_cast<uint32_t>(resample_fd);
+  return check(ioctl(fd_.get(), KVM_IRQFD, &request), "KVM_IRQFD (resample)");
+}
+
 Result<bool> KvmVm::ioapic_pin_masked(uint32_t pin) const {
   kvm_irqchip chip{};
   chip.chip_id = KVM_IRQCHIP_IOAPIC;

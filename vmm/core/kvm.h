@@ -37,6 +37,9 @@ class KvmVm {
   Result<void> set_user_memory_region(uint32_t slot, uint64_t gpa, uint64_t size, void* host);
   Result<void> irq_line(uint32_t gsi, bool level);
   Result<void> irqfd(int event_fd, uint32_t gsi, bool deassign = false);
+  // A level-triggered irqfd (KVM_IRQFD_FLAG_RESAMPLE): a write to `event_fd`
+  // raises `gsi` until the guest's EOI, which lowers it and signals `resample_fd`.
+  Result<void> irqfd_resample(int event_fd, uint32_t gsi, int resample_fd);
   // Whether the in-kernel IOAPIC's redirection entry `pin` is masked: a guest
   // that has not requested that interrupt leaves it masked.
   Result<bool> ioapic_pin_masked(uint32_t pin) const;

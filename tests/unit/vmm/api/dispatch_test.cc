@@ -45,7 +45,7 @@ TEST(Dispatch, DeviceAddAndDelCarryTypeOptsAndId) {
   EXPECT_EQ(handle_request(target, R"({"cmd":"device-del","id":"blk1"})").value("removed", false), true);
   EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"device-del","id":"blk9"})")), "no device \"blk9\"");
   EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"device-add","type":"gpu","opts":""})")),
-            "\"type\": \"gpu\" is not one of disk, net, console");
+            "\"type\": \"gpu\" is not one of disk, net, console, vfio");
   EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"device-add","type":"disk"})")), "missing \"opts\"");
   EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"device-del"})")), "missing \"id\"");
   EXPECT_EQ(target.calls(), (std::vector<std::string>{"device-add disk path=b.img,serial=x", "device-del blk1"}));
