@@ -20,7 +20,7 @@ die() { say "[L1] error: $*"; sync; poweroff -f; }
 p9="trans=virtio,version=9p2000.L,msize=262144"
 mkdir -p /out /host
 mount -t 9p -o "$p9" out /out || die "cannot mount the 'out' 9p share"
-OUTDIR="" SCRATCH=""
+OUTDIR="" SCRATCH="" VFIO=0
 . /out/l1.conf
 # The host root never changes during a run: let L1 cache it (much faster exec).
 mount -t 9p -o "$p9,ro,cache=loose" host /host || die "cannot mount L0's root"
@@ -48,6 +48,28 @@ fi
 
 ip link set lo up
 hostname franca-l1
+# The VFIO flavour (run-on-kvm.sh): the e1000e to vfio-pci, its hub peer named wire0.
+if [ "$VFIO" = 1 ]; then
+  vdev=""
+  for d in /sys/bus/pci/devices/*; do
+    [ "$(cat "$d/vendor")" = 0x8086 ] && [ "$(cat "$d/device")" = 0x10d3 ] && vdev=${d##*/}
+  done
+  drv=""
+  if [ -n "$vdev" ]; then
+    echo vfio-pci >"/sys/bus/pci/devices/$vdev/driver_override"
+    echo "$vdev" >/sys/bus/pci/drivers_probe
+    drv=$(readlink "/sys/bus/pci/devices/$vdev/driver")
+  fi
+  for n in /sys/class/net/*; do
+    [ "$(cat "$n/address")" != 52:54:00:fa:00:02 ] || ip link set "${n##*/}" name wire0
+  done
+  if [ "${drv##*/}" = vfio-pci ] && [ -e /sys/class/net/wire0 ] && [ -c /dev/vfio/vfio ]; then
+    { echo "export FRANCA_L1_VFIO_DEV=/sys/bus/pci/devices/$vdev"; echo "export FRANCA_L1_WIRE=wire0"; } >/out/l1-env
+    say "[L1] e1000e $vdev bound to vfio-pci (IOMMU group $(basename "$(readlink "/sys/bus/pci/devices/$vdev/iommu_group")")), its wire: wire0"
+  else
+    say "[L1] warning: no VFIO passthrough NIC (e1000e: '${vdev:-none}', driver '${drv##*/}'; wire0: $(ls /sys/class/net | xargs))"
+  fi
+fi
 [ -c /dev/kvm ] || say "[L1] warning: no /dev/kvm (kvm_amd did not load?)"
 say "[L1] up after $(cut -d' ' -f1 /proc/uptime)s of L1 uptime"
 # Heartbeat for the harness's watchdog: L1's uptime in the out share every 10 s.

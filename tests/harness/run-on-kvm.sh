@@ -38,7 +38,8 @@
 # Env: FRANCA_L1_MEM (MiB, 3072), FRANCA_L1_CPUS (2), FRANCA_L1_TIMEOUT (s, 3600),
 #      FRANCA_CACHE (kernel from scripts/fetch-kernel.sh; <repo>/build/cache),
 #      FRANCA_L1_HEARTBEAT_SECS (240), FRANCA_L1_STALL_DIR, FRANCA_L1_STALL_SECS
-#      (720): the watchdog below.
+#      (720): the watchdog below; FRANCA_L1_VFIO (1; 0: an i440fx L1 without
+#      the IOMMU and the passthrough NIC, see below).
 # Exit: CMD's status; 124 if the watchdog stopped a stuck L1; 125 if L1 failed
 # to report one (crash, timeout).
 set -euo pipefail
@@ -88,11 +89,29 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# L1 initramfs, cached; rebuilt when the kernel or these scripts change.
-initrd=$cache/harness/l1-initramfs.cpio.gz
 l1_modules="irqbypass ccp kvm kvm-amd virtio_ring virtio virtio_pci_modern_dev
   virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p tun tap
   vhost_iotlb vhost vhost_net stp llc bridge veth virtio_blk crc32c_generic ext4"
+# The VFIO flavour (FRANCA_L1_VFIO, default 1): L1 is a q35 with an emulated
+# Intel IOMMU (interrupt remapping on: VFIO_SET_IOMMU fails with EPERM without
+# it) and an e1000e (8086:10d3, alone in its IOMMU group) that l1-init.sh binds
+# to vfio-pci for a case to pass through; a virtio-net NIC on the same QEMU hub
+# is its wire (wire0 in L1). L1 has no e1000e driver, so nothing else claims it.
+# iommu=pt keeps L1's own devices (9p, the scratch disk) off the IOMMU's
+# translation. Cases find the device in FRANCA_L1_VFIO_DEV and the wire in
+# FRANCA_L1_WIRE (/sys path and netdev name), unset in the plain flavour.
+l1_vfio=${FRANCA_L1_VFIO:-1}
+l1_machine=(-M pc) l1_append=""
+if [[ $l1_vfio == 1 ]]; then
+  l1_modules+=" vfio vfio_iommu_type1 vfio_pci_core vfio_pci failover net_failover virtio_net"
+  l1_machine=(-M q35 -device intel-iommu,caching-mode=on,intremap=on
+    -netdev hubport,id=hp0,hubid=0 -netdev hubport,id=hp1,hubid=0
+    -device e1000e,netdev=hp0,mac=52:54:00:fa:00:01 -device virtio-net-pci,netdev=hp1,mac=52:54:00:fa:00:02)
+  l1_append=" intel_iommu=on iommu=pt"
+fi
+# L1 initramfs, cached per flavour; rebuilt when the kernel or these scripts change.
+initrd=$cache/harness/l1-initramfs.cpio.gz
+[[ $l1_vfio != 1 ]] || initrd=$cache/harness/l1-initramfs-vfio.cpio.gz
 for f in "$0" "$repo/tests/harness/l1-init.sh" "$repo/tests/guest/mkinitramfs.sh" "$kdir/version"; do
   [[ -f $initrd && ! $f -nt $initrd ]] || { rm -f "$initrd"; break; }
 done
@@ -108,6 +127,7 @@ fi
            $(compgen -e | grep '^FRANCA_' || true); do
     [[ -z ${!v+x} ]] || printf 'export %s=%q\n' "$v" "${!v}"
   done
+  printf '[ ! -f %q ] || . %q\n' "$out/l1-env" "$out/l1-env"  # FRANCA_L1_VFIO_DEV, FRANCA_L1_WIRE
   printf 'cd %q 2>/dev/null || { echo "[L1] warning: cwd %q not visible in L1; using /" >&2; cd /; }\n' "$PWD" "$PWD"
   printf '%q ' "$@"; echo
 } >"$out/cmd.sh"
@@ -136,7 +156,7 @@ while read -r d mode; do  # sorted: parents are mounted before their subdirector
 done < <(printf '%s\n' "${shares[@]}" | LC_ALL=C sort -u)
 # L1 holds an idle KVM VM (kvm-hold.py: why); FRANCA_L1_KVM_HOLD=0 leaves it out.
 [[ ${FRANCA_L1_KVM_HOLD:-1} == 0 ]] || cp "$repo/tests/harness/kvm-hold.py" "$out/"
-{ echo "OUTDIR=$(q "$out")"; echo "SCRATCH=$(q "${scratch:+$FRANCA_SCRATCH}")"; } >"$out/l1.conf"
+{ echo "OUTDIR=$(q "$out")"; echo "SCRATCH=$(q "${scratch:+$FRANCA_SCRATCH}")"; echo "VFIO=$l1_vfio"; } >"$out/l1.conf"
 
 if [[ -n $scratch ]]; then
   img=$(mktemp "$build/harness/scratch.XXXXXX.img")
@@ -245,7 +265,7 @@ timeout -k 10 "${FRANCA_L1_TIMEOUT:-3600}" qemu-system-x86_64 \
   -nodefaults -no-user-config -display none -vga none "${down_action[@]}" \
   -monitor "unix:$out/monitor.sock,server=on,wait=off" \
   -serial "file:$out/l1-console.log" -serial stdio -d cpu_reset,guest_errors -D "$out/qemu.log" \
-  -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "console=ttyS0 panic=-1" \
+  -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "console=ttyS0 panic=-1$l1_append" "${l1_machine[@]}" \
   -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=${out//,/,,},mount_tag=out,security_model=none,multidevs=remap" \
   "${qargs[@]}" </dev/null | sed -u 's/\r$//'

@@ -53,6 +53,16 @@ complete_lines() {
 # json_value KEY < JSON: the first number or string value of "KEY" (franca ctl replies).
 json_value() { grep -o "\"$1\" *: *\(\"[^\"]*\"\|[0-9-]*\)" | head -n 1 | sed 's/^[^:]*: *//; s/"//g'; }
 
+# device_field ID KEY < STATUS_JSON: KEY of device ID in a `franca ctl status`
+# reply (pretty-printed: one key per line, each device one block).
+device_field() {
+  awk -v id="$1" -v key="$2" '
+    /^    {/ { block = ""; found = 0; inside = 1; next }
+    inside && /^    }/ { inside = 0; if (found) { print value; exit } }
+    inside && $0 ~ "^      \"id\": \"" id "\"" { found = 1 }
+    inside && $0 ~ "^      \"" key "\": " { value = $0; sub(/^[^:]*: */, "", value); sub(/,$/, "", value); gsub(/"/, "", value) }'
+}
+
 # boot_and_report CPUS TAG: boots 256M with CPUS vCPUs; the guest reports CPU
 # count, MemTotal, cmdline, MADT use and online CPUs, then powers off. Asserts
 # exit 0 and the common values; leaves serial.log for case-specific checks.

@@ -25,8 +25,22 @@
 # q35 virtio-net-pci or microvm virtio-net-device) to check the test itself;
 # what needs `franca ctl` is then skipped (FRANCA_NET_QEMU_CPU: QEMU's -cpu,
 # default host).
+# NET_WIRE (set by the case before sourcing this): a host NIC taken into the
+# case's namespace as its host end instead of a TAP (the VFIO cases: L1's
+# wire0, on one QEMU hub with the passed-through e1000e); it goes back to the
+# host's namespace when the case ends.
 if [[ -z ${FRANCA_NET_NETNS:-} ]]; then
-  FRANCA_NET_NETNS=1 exec unshare --net -- bash "$0" "$@"
+  [[ -n ${NET_WIRE:-} ]] || FRANCA_NET_NETNS=1 exec unshare --net -- bash "$0" "$@"
+  [[ -e /sys/class/net/$NET_WIRE ]] || fail "no host NIC $NET_WIRE for this case"
+  FRANCA_NET_NETNS=1 unshare --net -- bash "$0" "$@" &
+  ns_pid=$!
+  for ((i = 0; i < 100; i++)); do  # until unshare(2) has run in the child
+    [[ $(readlink "/proc/$ns_pid/ns/net") == "$(readlink /proc/self/ns/net)" ]] || break
+    sleep 0.05
+  done
+  PATH=$PATH:/usr/sbin:/sbin ip link set "$NET_WIRE" netns "$ns_pid" || { kill "$ns_pid"; fail "cannot move $NET_WIRE"; }
+  rc=0 && wait "$ns_pid" || rc=$?
+  exit "$rc"
 fi
 PATH=$PATH:/usr/sbin:/sbin
 ip link set lo up
@@ -51,6 +65,7 @@ net_cleanup() {
   for p in "${NET_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [[ -z $NET_TAP_MADE ]] || ip link del "$NET_TAP_MADE" 2>/dev/null || true
+  [[ -z ${NET_WIRE:-} ]] || { ip addr flush dev "$NET_WIRE"; ip link set "$NET_WIRE" netns 1; } 2>/dev/null || true
 }
 trap net_cleanup EXIT
 trap 'exit 143' TERM INT
@@ -62,6 +77,16 @@ net_sleep() { read -rt "$1" -u "$NET_SLEEP_FD" || true; }  # a sleep without a f
 net_host_addr() {
   ip addr add "$NET_HOST_IP/24" dev "$NET_TAP"
   ip link set "$NET_TAP" up
+}
+
+# net_setup_wire: $NET_WIRE (already in this namespace) as the host end, addressed.
+net_setup_wire() {
+  local i
+  for ((i = 0; i < 100; i++)); do ip link show dev "$NET_WIRE" >/dev/null 2>&1 && break; net_sleep 0.1; done
+  ip link show dev "$NET_WIRE" >/dev/null 2>&1 || fail "$NET_WIRE did not arrive in the case's namespace"
+  NET_TAP=$NET_WIRE
+  net_host_addr
+  log "host NIC $NET_WIRE with $NET_HOST_IP/24"
 }
 
 # net_setup_tap [multi_queue]: creates $NET_TAP (vnet_hdr) and addresses it.
@@ -85,6 +110,8 @@ net_make_initrd() {
     echo 'ip link set lo up'
     echo 'i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done'
     echo "ip addr add $NET_GUEST_IP/24 dev eth0 && ip link set eth0 up || echo NET_SETUP=failed"
+    echo 'i=0; while [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" != 1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done'
+    echo 'echo NET_CARRIER=$(cat /sys/class/net/eth0/carrier 2>/dev/null)'  # a real NIC needs a moment after up
     echo 'echo NET_MAC=$(cat /sys/class/net/eth0/address)'
     echo 'echo NET_QUEUES=$(ls /sys/class/net/eth0/queues | xargs)'
     printf '%s\n' "$TRANSPORT_GUEST_REPORT"
@@ -122,7 +149,7 @@ net_guest_transfer() {
 }
 
 # net_start NETSPEC [franca args]: boots initrd.gz in the background (serial.log,
-# franca.err); NETSPEC is the --net value.
+# franca.err); NETSPEC is the --net value (empty: no virtio NIC).
 net_start() {
   local spec=$1
   shift
@@ -130,10 +157,10 @@ net_start() {
   if [[ $NET_VMM == qemu ]]; then
     net_start_qemu "$spec" "$@"
   else
-    log "franca --net $spec $*"
+    log "franca ${spec:+--net $spec }$*"
     "$FRANCA_BIN" --kernel "$KERNEL" --initrd initrd.gz --memory 512M --serial file:serial.log \
       --cmdline "$NET_CMDLINE" --timeout 500 --log-level info --api-socket "$NET_API" \
-      --net "$spec" "$@" 2>franca.err &
+      ${spec:+--net "$spec"} "$@" 2>franca.err &
   fi
   NET_VMM_PID=$!
   NET_PIDS+=("$NET_VMM_PID")
@@ -241,13 +268,19 @@ net_check_transfer() {
   log "transfer $g: ${NV[${g}_SECONDS]} s, ${NV[${g}_MBITS]} Mbit/s both ways together (guest clock)"
 }
 
-# net_check_guest: the guest brought eth0 up with our MAC, pinged the host, and
-# after BODY (the transfers) its driver had counted no receive length errors.
+# net_check_guest [WHY]: the guest brought eth0 up with our MAC, pinged the
+# host, and after BODY (the transfers) its driver had counted no receive length
+# errors (WHY: the reason a non-virtio NIC's count says nothing about franca).
 net_check_guest() {
   net_values serial.log
   net_expect NET_MAC "$NET_MAC" "guest eth0 MAC"
+  [[ ${NV[PING]-} == ok ]] || net_dump
   net_expect PING ok "guest pings $NET_HOST_IP"
-  net_expect NET_RX_LENGTH_ERRORS 0 "guest eth0 rx_length_errors after the transfers"
+  if [[ -z ${1:-} ]]; then
+    net_expect NET_RX_LENGTH_ERRORS 0 "guest eth0 rx_length_errors after the transfers"
+  else
+    log "not checked: eth0 rx_length_errors = ${NV[NET_RX_LENGTH_ERRORS]-} ($1)"
+  fi
 }
 
 # net_finish: releases the guest, waits (60 s at most) for the VMM; asserts exit 0.
