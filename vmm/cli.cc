@@ -76,7 +76,7 @@ DEVICES
       the pseudo-terminal to attach to; socket:PATH serves one client on a unix
       socket. features: ring_packed event_idx indirect_desc size emerg_write
   --net tap=NAME|fd=N[,mac=MAC][,backend=inprocess|vhost|auto][,queues=N][,mtu=N]
-        [,packed=on|off][,transport=pci|mmio][,features=...]
+        [,packed=on|off][,failover=on][,transport=pci|mmio][,features=...]
       virtio-net NIC on a host TAP (repeatable: net0, net1, ...; the guest needs
       the virtio_net module). tap=NAME attaches to that interface, creating it
       if it does not exist (then configure it on the host: ip link set NAME up);
@@ -89,11 +89,14 @@ DEVICES
       packed rings (off by default: kernel vhost-net has split rings only, so a
       guest on packed rings cannot be switched to vhost). queues=N
       (1-16) offers N rx/tx pairs (multiqueue; the TAP must be multi_queue if it
-      exists). mtu=N advertises the host MTU (68-65535).
+      exists). mtu=N advertises the host MTU (68-65535). failover=on makes it
+      the standby of a failover pair (VIRTIO_NET_F_STANDBY, as QEMU's
+      failover=on): give it the primary's MAC with mac=, and name it in the
+      primary's --vfio failover_pair= (see FAILOVER).
       features: ring_packed event_idx indirect_desc csum guest_csum
                 ctrl_guest_offloads mtu mac guest_tso4 guest_tso6 guest_ecn
                 host_tso4 host_tso6 host_ecn mrg_rxbuf status ctrl_vq ctrl_rx
-                guest_announce mq ctrl_mac_addr
+                guest_announce mq ctrl_mac_addr standby
   --balloon [size=MIB][,deflate_on_oom=on][,free_page_reporting=on][,stats_period=SECS]
             [,transport=pci|mmio][,features=...]
       virtio-balloon (balloon0; the guest needs the virtio_balloon module): the
@@ -111,6 +114,7 @@ DEVICES
       features: ring_packed event_idx indirect_desc must_tell_host stats_vq
                 deflate_on_oom reporting
   --vfio path=/sys/bus/pci/devices/DDDD:BB:DD.F[,id=NAME][,slot=N][,removable=off]
+        [,failover_pair=NETID]
       passes a host PCI function through to the guest (vfio0, vfio1, ...; a
       bare DDDD:BB:DD.F is taken as that path). The host function must be bound
       to vfio-pci and its IOMMU group viable (every function in the group bound
@@ -128,7 +132,27 @@ DEVICES
       and no PCIe extended capabilities; the device is reset when it is
       removed and when franca exits. A guest with a VFIO device cannot give
       memory back: --balloon then refuses size= and free_page_reporting=on,
-      and `balloon` refuses a target.
+      and `balloon` refuses a target. failover_pair=NETID makes the function
+      the failover primary of the --net with that id (see FAILOVER).
+
+FAILOVER
+  One guest NIC on two paths, as with QEMU's virtio-net failover: a fast
+  primary (a VFIO NIC, --vfio ...,failover_pair=net0) and a virtio-net standby
+  with the same MAC (--net ...,mac=MAC,failover=on). Linux's net_failover
+  joins them under one master interface (which carries the IP; the standby
+  shows as <master>nsby) and sends over the primary while it is there. franca
+  keeps the primary hidden until the standby's driver accepts STANDBY, then
+  hot-plugs it (ACPI PCI hotplug; the guest's driver for it probes it). A
+  driver that does not accept STANDBY gets one plain virtio NIC and never the
+  primary (logged, and `status` says "hidden"); if a later negotiation (a
+  reboot into a kernel without failover) leaves STANDBY out, franca unplugs
+  the primary again. `failover-unplug net0` on the control socket ejects the
+  primary (what a migration does first): traffic continues on the standby;
+  `failover-plug net0` brings it back. `status` lists each pair's state
+  (waiting, plugging, plugged, unplugging, unplugged, hidden, failed). The
+  host must deliver frames for the guest's MAC to the path in use (a bridge
+  over the primary's wire and the standby's TAP learns it by itself): Linux
+  does not pass up frames that arrive on the standby while a primary exists.
 
 CONTROL SOCKET
   --api-socket PATH serves a control socket: a unix stream socket, owner-only
@@ -341,6 +365,26 @@ Result<void> check_unique(const VmConfig& config) {
     if (auto r = check_slot(*config.balloon); !r) return r;
   for (const DeviceCommon& d : config.vfio)
     if (auto r = check_slot(d); !r) return r;
+  // Failover pairs: each primary names a --net failover=on that has a MAC and no other primary.
+  const std::vector<std::string> all = device_ids(config);
+  std::set<std::string> paired;
+  for (const VfioOption& v : config.vfio) {
+    if (v.failover_pair.empty()) continue;
+    const NetOption* standby = nullptr;
+    for (size_t i = 0; i < config.nets.size(); ++i) {
+      if (all[config.disks.size() + i] == v.failover_pair) standby = &config.nets[i];
+    }
+    if (!standby) return usage_error(fmt::format("--vfio failover_pair={}: no --net with that id", v.failover_pair));
+    if (!standby->net.failover)
+      return usage_error(
+          fmt::format("--vfio failover_pair={}: that --net is not a standby (give it failover=on)", v.failover_pair));
+    if (!paired.insert(v.failover_pair).second)
+      return usage_error(fmt::format("--vfio failover_pair={}: two primaries for one standby", v.failover_pair));
+  }
+  for (const NetOption& n : config.nets) {
+    if (n.net.failover && !n.net.mac_given)
+      return usage_error("--net failover=on: give mac= (the primary's MAC: the guest pairs the two by it)");
+  }
   return {};
 }
 

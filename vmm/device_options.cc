@@ -222,10 +222,15 @@ Result<NetOption> parse_net_option(std::string_view text) {
     if (!v) return std::unexpected(v.error());
     net.packed = *v;
   }
+  if (auto failover = take(*items, "failover")) {
+    auto v = parse_on_off(*failover, kFlag, "failover");
+    if (!v) return std::unexpected(v.error());
+    net.failover = *v;
+  }
   auto mask = feature_mask(*items, virtio::net_feature_names(), kFlag);
   if (!mask) return std::unexpected(mask.error());
   net.feature_mask = *mask;
-  if (auto r = parse_common(*items, kFlag, "tap, fd, mac, backend, queues, mtu, packed", out); !r)
+  if (auto r = parse_common(*items, kFlag, "tap, fd, mac, backend, queues, mtu, packed, failover", out); !r)
     return std::unexpected(r.error());
   return out;
 }
@@ -278,8 +283,14 @@ Result<VfioOption> parse_vfio_option(std::string_view text) {
     return usage_error("--vfio: path= is required (the host function, like path=/sys/bus/pci/devices/0000:01:00.0)");
   out.path = path->find('/') == std::string::npos ? "/sys/bus/pci/devices/" + *path : *path;
   if (items->contains("features")) return usage_error("--vfio: features= is for virtio devices");
-  if (auto r = parse_common(*items, kFlag, "path", out); !r) return std::unexpected(r.error());
+  if (auto pair = take(*items, "failover_pair")) {
+    if (pair->empty()) return usage_error("--vfio failover_pair=: name the standby, like failover_pair=net0");
+    out.failover_pair = *pair;
+  }
+  if (auto r = parse_common(*items, kFlag, "path, failover_pair", out); !r) return std::unexpected(r.error());
   if (out.transport != Transport::kPci) return usage_error("--vfio: transport=mmio: a passed-through device is PCI");
+  if (!out.failover_pair.empty() && !out.removable)
+    return usage_error("--vfio failover_pair= with removable=off: a failover primary is plugged and unplugged");
   return out;
 }
 

@@ -46,7 +46,8 @@ struct NetOption : DeviceCommon {
 
 // A host PCI function passed through with VFIO (PCI only).
 struct VfioOption : DeviceCommon {
-  std::string path;  // /sys/bus/pci/devices/DDDD:BB:DD.F (or a bare DDDD:BB:DD.F)
+  std::string path;           // /sys/bus/pci/devices/DDDD:BB:DD.F (or a bare DDDD:BB:DD.F)
+  std::string failover_pair;  // the id of the --net failover=on it is the primary of
 };
 
 // Each also takes the DeviceCommon keys: [,id=NAME][,slot=N][,removable=off].

@@ -35,6 +35,8 @@ class PciHotplug {
   };
   // `type`: disk, net, console or vfio; `opts` as --disk/--net/--console/--vfio take them. api thread.
   Result<Added> add(std::string_view type, std::string_view opts);
+  // Hot-adds a VFIO function from its parsed option as `id` (a failover primary). Any thread.
+  Result<Added> add_vfio(const VfioOption& option, const std::string& id);
   // Whether the balloon may be giving memory back (a VFIO device-add then refuses).
   void set_balloon_check(std::function<bool()> holds_memory) { balloon_holds_memory_ = std::move(holds_memory); }
   // Returns once the guest ejected device `id` and it is gone, or an error after `timeout`
@@ -58,7 +60,6 @@ class PciHotplug {
 
  private:
   void run(std::stop_token stop);
-  Result<Added> add_vfio(const VfioOption& option, const std::string& id);
   std::string next_id(std::string_view prefix) const;
 
   PciHost& pci_;

@@ -20,6 +20,7 @@
 #include "devices/vfio/vfio_pci.h"
 #include "devices/virtio/balloon/balloon.h"
 #include "devices/virtio/device.h"
+#include "devices/virtio/net/net.h"
 #include "firmware/acpi.h"
 #include "firmware/boot_params.h"
 #include "firmware/bzimage.h"
@@ -28,6 +29,7 @@
 #include "vmm/core/log.h"
 #include "vmm/core/thread.h"
 #include "vmm/core/timeline.h"
+#include "vmm/failover.h"
 #include "vmm/host_events.h"
 #include "vmm/host_memory.h"
 #include "vmm/hotplug.h"
@@ -253,6 +255,10 @@ Result<void> Vm::setup_vfio_devices() {
   const size_t first = ids.size() - config_.vfio.size();
   for (size_t i = 0; i < config_.vfio.size(); ++i) {
     const VfioOption& option = config_.vfio[i];
+    if (!option.failover_pair.empty()) {  // hidden until the standby's driver accepts STANDBY
+      if (auto r = add_failover_pair(option, ids[first + i]); !r) return r;
+      continue;
+    }
     auto io = vfio::VfioDevice::open(option.path, memory_);
     if (!io) return std::unexpected(io.error());
     spdlog::info("{}: {} (IOMMU group {}), {} MiB of guest RAM mapped for its DMA", ids[first + i], (*io)->name(),
@@ -275,6 +281,19 @@ Result<void> Vm::setup_vfio_devices() {
         return balloon && (reporting || balloon->size_pages() || balloon->actual_pages());
       });
   return {};
+}
+
+Result<void> Vm::add_failover_pair(const VfioOption& option, const std::string& primary_id) {
+  const auto entry = registry_.find(option.failover_pair);
+  auto net = entry ? std::dynamic_pointer_cast<virtio::Net>(entry->device) : nullptr;
+  if (!net)
+    return usage_error(
+        fmt::format("--vfio failover_pair={}: no --net with that id (the standby, failover=on)", option.failover_pair));
+  // The primary is opened when it is plugged; a path that cannot work is an error now, not at the guest's boot.
+  if (access(option.path.c_str(), F_OK) != 0)
+    return usage_error(fmt::format("--vfio {}: no such PCI function", option.path));
+  if (!failover_) failover_ = std::make_unique<FailoverManager>(*hotplug_, *pci_);
+  return failover_->add_pair(std::move(net), option, primary_id);
 }
 
 Result<void> Vm::setup_vcpus(const Kvm& kvm) {
@@ -368,10 +387,12 @@ void Vm::log_vcpu_positions() {
 
 void Vm::shutdown() {
   if (hotplug_) hotplug_->stop_waiting();  // a device-del waiting for the guest lets the api thread go
+  if (failover_) failover_->stop();        // so does a failover-plug/unplug; no plug starts now
   api_server_.reset();                     // its thread may be pausing vCPUs: stop it before them
   for (auto& vcpu : vcpus_) vcpu->stop();
   for (auto& vcpu : vcpus_) vcpu->join();
   log_step("shutdown: vCPUs stopped");
+  failover_.reset();
   hotplug_.reset();              // no eject arrives now; a release in progress finishes before the data paths stop
   if (mmio_) mmio_->shutdown();  // data paths stop before the loop
   if (pci_) pci_->shutdown();
@@ -391,8 +412,8 @@ void Vm::start_api() {
   started_ = std::chrono::steady_clock::now();
   if (!api_server_) return;
   StopFn stop = [this](StopReason reason, int code) { request_stop(reason, code); };
-  api_target_ = make_vm_api(
-      {config_.cpus, config_.memory, registry_, *hotplug_, vcpu_control_, std::move(stop), started_, *loop_});
+  api_target_ = make_vm_api({config_.cpus, config_.memory, registry_, *hotplug_, failover_.get(), vcpu_control_,
+                             std::move(stop), started_, *loop_});
   api_server_->start(*api_target_);
   spdlog::info("control socket on {}", api_server_->path());
 }

@@ -36,6 +36,7 @@ class Serial8250;
 class MmioHost;
 class PciHost;
 class PciHotplug;
+class FailoverManager;
 class HostEvents;
 namespace firmware {
 struct BzImage;
@@ -66,6 +67,7 @@ class Vm {
   Result<void> setup_devices();
   Result<void> setup_virtio_devices();
   Result<void> setup_vfio_devices();
+  Result<void> add_failover_pair(const VfioOption& option, const std::string& primary_id);
   Result<void> setup_vcpus(const Kvm& kvm);
   Result<void> setup_host_events();
   void wait_for_stop();
@@ -96,6 +98,7 @@ class Vm {
   std::unique_ptr<PciHost> pci_;                // root bus, BARs, MSI routes, INTx, hotplug registers
   DeviceRegistry registry_;                     // every virtio device now (cold + hot-added)
   std::unique_ptr<PciHotplug> hotplug_;         // device-add / device-del; stopped with the api
+  std::unique_ptr<FailoverManager> failover_;   // failover pairs (--vfio failover_pair=), or null
   std::unique_ptr<api::ApiServer> api_server_;  // stopped first in shutdown()
   std::unique_ptr<api::ApiTarget> api_target_;
   std::chrono::steady_clock::time_point started_;

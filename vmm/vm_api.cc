@@ -10,6 +10,7 @@
 #include "devices/virtio/device.h"
 #include "devices/virtio/net/net_control.h"
 #include "vmm/core/event_loop.h"
+#include "vmm/failover.h"
 #include "vmm/hotplug.h"
 #include "vmm/vm_api.h"
 
@@ -53,12 +54,24 @@ class VmApi final : public api::ApiTarget {
     json devices = json::array();
     for (const DeviceEntry& e : vm_.devices.snapshot()) devices.push_back(describe(e));
     const std::chrono::duration<double> uptime = std::chrono::steady_clock::now() - vm_.started;
-    return json{{"state", vm_.vcpus.paused() ? "paused" : "running"},
-                {"cpus", vm_.cpus},
-                {"memory_mib", vm_.memory / kMiB},
-                {"uptime_s", uptime.count()},
-                {"devices", std::move(devices)},
-                {"hotplug", hotplug_summary(vm_.hotplug.stats())}};
+    json out{{"state", vm_.vcpus.paused() ? "paused" : "running"},
+             {"cpus", vm_.cpus},
+             {"memory_mib", vm_.memory / kMiB},
+             {"uptime_s", uptime.count()},
+             {"devices", std::move(devices)},
+             {"hotplug", hotplug_summary(vm_.hotplug.stats())}};
+    if (vm_.failover) out["failover"] = failover_summary();
+    return out;
+  }
+
+  Result<json> set_failover(const std::string& id, bool plugged) override {
+    if (!vm_.failover || !vm_.failover->has(id))
+      return usage_error(fmt::format("{}: not a failover standby (--net failover=on with a --vfio failover_pair)", id));
+    if (auto r = vm_.failover->set_wanted(id, plugged, kEjectWait); !r) return std::unexpected(r.error());
+    for (json& pair : failover_summary()) {
+      if (pair["standby"] == id) return pair;
+    }
+    return json::object();
   }
 
   Result<json> pause() override {
@@ -127,6 +140,8 @@ class VmApi final : public api::ApiTarget {
   }
 
   Result<json> device_del(const std::string& id) override {
+    if (vm_.failover && vm_.failover->is_primary(id))
+      return usage_error(fmt::format("{} is a failover primary: use failover-unplug with its standby", id));
     const auto entry = vm_.devices.find(id);  // keeps the device for its last counters
     if (auto r = vm_.hotplug.remove(id, kEjectWait); !r) return std::unexpected(r.error());
     if (entry && entry->vfio) return json{{"id", id}, {"removed", true}, {"vfio", vfio_summary(*entry->vfio)}};
@@ -202,6 +217,18 @@ class VmApi final : public api::ApiTarget {
       if (auto* b = dynamic_cast<virtio::Balloon*>(device.get())) return b;  // never hot-removed
     }
     return usage_error("this VM has no balloon (start it with --balloon)");
+  }
+
+  json failover_summary() const {
+    json pairs = json::array();
+    for (const FailoverManager::PairStatus& p : vm_.failover->status()) {
+      json pair{{"standby", p.standby}, {"primary", p.primary},          {"host", p.host},
+                {"state", p.state},     {"driver_standby", p.driver},    {"plugs", p.plugs},
+                {"unplugs", p.unplugs}, {"negotiations", p.negotiations}};
+      if (!p.error.empty()) pair["error"] = p.error;
+      pairs.push_back(std::move(pair));
+    }
+    return pairs;
   }
 
   static json hotplug_summary(const PciHotplug::Stats& s) {

@@ -17,6 +17,7 @@
 namespace franca {
 class EventLoop;
 class PciHotplug;
+class FailoverManager;
 namespace virtio {
 class VirtioDevice;
 }  // namespace virtio
@@ -29,6 +30,7 @@ struct VmView {
   uint64_t memory;  // bytes
   DeviceRegistry& devices;
   PciHotplug& hotplug;
+  FailoverManager* failover;  // null without --vfio failover_pair=
   VcpuControl& vcpus;
   StopFn request_stop;
   std::chrono::steady_clock::time_point started;

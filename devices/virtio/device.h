@@ -112,6 +112,10 @@ class VirtioDevice {
     (void)data;
   }
 
+  // FEATURES_OK accepted with `negotiated`, on the vCPU thread under the
+  // transport's lock: must not block (a net standby tells its failover pair).
+  virtual void features_accepted(uint64_t negotiated) { (void)negotiated; }
+
   // DRIVER_OK: take the queues and start serving kicks on ctx.loop. Runs on the
   // loop thread. An error leaves the device failed (NEEDS_RESET).
   virtual Result<void> activate(DeviceContext ctx) = 0;

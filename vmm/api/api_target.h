@@ -41,6 +41,9 @@ class ApiTarget {
   // string (reply: id, PCI address); removal waits for the guest's eject.
   virtual Result<nlohmann::json> device_add(const std::string& type, const std::string& opts) = 0;
   virtual Result<nlohmann::json> device_del(const std::string& id) = 0;
+  // Net failover: take standby `id`'s primary out (false) or put it back (true);
+  // replies once done, with the pair's state.
+  virtual Result<nlohmann::json> set_failover(const std::string& id, bool plugged) = 0;
 };
 
 }  // namespace franca::api

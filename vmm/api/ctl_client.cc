@@ -42,11 +42,16 @@ COMMANDS
   balloon-stats                   target, balloon size and what it holds, and the
                                   guest's memory statistics with their age
   device-add disk|net|console|vfio OPTS
-                                  hot-add a virtio-pci device; OPTS as --disk,
-                                  --net or --console take them; replies with its
+                                  hot-add a PCI device; OPTS as --disk, --net,
+                                  --console or --vfio take them; replies with its
                                   id and PCI address (the guest needs ACPI)
   device-del ID                   ask the guest to eject device ID; replies once
                                   it did (an error after 20 s, device in place)
+  failover-unplug ID              eject standby ID's failover primary (its VFIO
+                                  NIC); traffic moves to the standby; replies
+                                  once the guest let it go
+  failover-plug ID                plug the primary back (the guest must have
+                                  accepted STANDBY); status shows each pair
   '{"cmd": ...}'                  send a raw JSON request
 
 Prints the reply as JSON on stdout. Exit status: 0 ok, 1 the VM answered with
@@ -58,6 +63,7 @@ EXAMPLES
   franca ctl /run/vm.sock balloon 128
   franca ctl /run/vm.sock device-add disk path=extra.img,serial=extra
   franca ctl /run/vm.sock device-del blk1
+  franca ctl /run/vm.sock failover-unplug net0
   franca ctl /run/vm.sock '{"cmd": "counters", "id": "blk0"}'
 )";
 
@@ -106,12 +112,12 @@ Result<json> build_request(const std::vector<std::string>& words) {
   }
   if (cmd == "device-add") {
     if (auto r = arity(2, 2, "device-add disk|net|console|vfio OPTS"); !r) return std::unexpected(r.error());
-    auto request = one_of(cmd, words[1], "type", {"disk", "net", "console"});
+    auto request = one_of(cmd, words[1], "type", {"disk", "net", "console", "vfio"});
     if (request) (*request)["opts"] = words[2];
     return request;
   }
-  if (cmd == "device-del") {
-    if (auto r = arity(1, 1, "device-del ID"); !r) return std::unexpected(r.error());
+  if (cmd == "device-del" || cmd == "failover-unplug" || cmd == "failover-plug") {
+    if (auto r = arity(1, 1, (cmd + " ID").c_str()); !r) return std::unexpected(r.error());
     return json{{"cmd", cmd}, {"id", words[1]}};
   }
   const bool link = cmd == "net-link";

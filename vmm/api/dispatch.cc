@@ -102,14 +102,20 @@ Result<json> device_del(ApiTarget& target, const json& request) {
   return target.device_del(*id);
 }
 
+Result<json> failover(ApiTarget& target, const json& request, bool plugged) {
+  auto id = string_field(request, "id");
+  if (!id) return std::unexpected(id.error());
+  return target.set_failover(*id, plugged);
+}
+
 struct Command {
   std::string_view name;
   std::vector<std::string_view> fields;  // allowed besides "cmd"
   std::function<Result<json>(ApiTarget&, const json&)> run;
 };
 
-const std::array<Command, 13>& commands() {
-  static const std::array<Command, 13> table{{
+const std::array<Command, 15>& commands() {
+  static const std::array<Command, 15> table{{
       {"status", {}, [](ApiTarget& t, const json&) { return t.status(); }},
       {"pause", {}, [](ApiTarget& t, const json&) { return t.pause(); }},
       {"resume", {}, [](ApiTarget& t, const json&) { return t.resume(); }},
@@ -123,6 +129,8 @@ const std::array<Command, 13>& commands() {
       {"balloon-stats", {}, [](ApiTarget& t, const json&) { return t.balloon_stats(); }},
       {"device-add", {"type", "opts"}, device_add},
       {"device-del", {"id"}, device_del},
+      {"failover-unplug", {"id"}, [](ApiTarget& t, const json& r) { return failover(t, r, false); }},
+      {"failover-plug", {"id"}, [](ApiTarget& t, const json& r) { return failover(t, r, true); }},
   }};
   return table;
 }
@@ -150,7 +158,7 @@ Result<json> dispatch(ApiTarget& target, std::string_view line) {
   }
   return usage_error(fmt::format(
       "unknown cmd \"{}\" (expected status, pause, resume, shutdown, net-link, net-backend, counters, queues, "
-      "vcpus, balloon, balloon-stats, device-add or device-del)",
+      "vcpus, balloon, balloon-stats, device-add, device-del, failover-unplug or failover-plug)",
       *cmd));
 }
 

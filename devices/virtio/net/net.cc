@@ -24,7 +24,7 @@ namespace {
 
 constexpr uint64_t bit(unsigned n) { return uint64_t{1} << n; }
 
-constexpr std::array<FeatureName, 18> kFeatureNames = {{
+constexpr std::array<FeatureName, 19> kFeatureNames = {{
     {"csum", VIRTIO_NET_F_CSUM},
     {"guest_csum", VIRTIO_NET_F_GUEST_CSUM},
     {"ctrl_guest_offloads", VIRTIO_NET_F_CTRL_GUEST_OFFLOADS},
@@ -43,6 +43,7 @@ constexpr std::array<FeatureName, 18> kFeatureNames = {{
     {"guest_announce", VIRTIO_NET_F_GUEST_ANNOUNCE},
     {"mq", VIRTIO_NET_F_MQ},
     {"ctrl_mac_addr", VIRTIO_NET_F_CTRL_MAC_ADDR},
+    {"standby", VIRTIO_NET_F_STANDBY},
 }};
 
 constexpr uint64_t kBaseFeatures =
@@ -74,6 +75,7 @@ uint64_t offered_for(const NetConfig& config, std::optional<uint64_t> vhost_kern
   if (config.queues > 1) f |= bit(VIRTIO_NET_F_MQ);
   if (config.mtu) f |= bit(VIRTIO_NET_F_MTU);
   if (config.packed) f |= bit(VIRTIO_F_RING_PACKED);
+  if (config.failover) f |= bit(VIRTIO_NET_F_STANDBY);
   if (vhost_kernel) f &= ~bit(VIRTIO_F_RING_PACKED) & ~(kVhostRingFeatures & ~*vhost_kernel);
   return with_dependencies(f & ~config.feature_mask);
 }
@@ -93,6 +95,16 @@ std::string_view backend_name(NetBackend backend) {
 }
 
 std::span<const FeatureName> net_feature_names() { return kFeatureNames; }
+
+void Net::set_negotiation_observer(std::function<void(uint64_t)> observer) {
+  std::lock_guard lock(config_mutex_);
+  negotiation_observer_ = std::move(observer);
+}
+
+void Net::features_accepted(uint64_t negotiated) {
+  std::lock_guard lock(config_mutex_);
+  if (negotiation_observer_) negotiation_observer_(negotiated);
+}
 
 VhostOpener default_vhost_opener() {
   return [] { return vhost::open_vhost_net(); };

@@ -22,6 +22,7 @@
 // thread (runs on the loop and waits).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -59,6 +60,7 @@ class Net final : public VirtioDevice, public NetControl {
   std::span<const FeatureName> feature_names() const override { return net_feature_names(); }
   uint16_t num_queues() const override { return static_cast<uint16_t>(2 * config_.queues + 1); }
   void read_config(uint64_t offset, std::span<uint8_t> data) override;
+  void features_accepted(uint64_t negotiated) override;
   Result<void> activate(DeviceContext ctx) override;
   void reset() override;
   std::vector<std::string> describe_queues() const override;
@@ -71,6 +73,10 @@ class Net final : public VirtioDevice, public NetControl {
   std::string backend_name() const override;
 
   const Tap& tap() const { return tap_; }
+  bool offers_standby() const { return offered_ & (uint64_t{1} << VIRTIO_NET_F_STANDBY); }
+  // Called with each FEATURES_OK's negotiated bits (vCPU thread, must not
+  // block): the failover pair of a standby learns whether the driver took it.
+  void set_negotiation_observer(std::function<void(uint64_t)> observer);
 
  private:
   struct Active {
@@ -114,6 +120,7 @@ class Net final : public VirtioDevice, public NetControl {
   mutable std::mutex config_mutex_;  // mac and status as the driver reads them
   MacAddress mac_;
   bool announce_ = false;
+  std::function<void(uint64_t)> negotiation_observer_;  // under config_mutex_
 
   std::optional<Active> active_;  // loop thread only
 };

@@ -26,6 +26,7 @@ struct NetConfig {
   uint16_t queues = 1;        // rx/tx queue pairs (VIRTIO_NET_F_MQ when > 1)
   uint16_t mtu = 0;           // 0: VIRTIO_NET_F_MTU not offered
   bool packed = false;        // offer VIRTIO_F_RING_PACKED (in-process only)
+  bool failover = false;      // offer VIRTIO_NET_F_STANDBY: the standby of a primary with this MAC
   uint64_t feature_mask = 0;  // bits hidden by features=
 };
 

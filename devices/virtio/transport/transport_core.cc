@@ -153,6 +153,7 @@ DeviceStatus::Transition TransportCore::write_status(uint8_t value) {
     case T::kFeaturesOk:
       spdlog::info("{}: negotiated features: {}", id(),
                    describe_features(status_.negotiated(), device_->feature_names()));
+      device_->features_accepted(status_.negotiated());
       break;
     case T::kFeaturesRefused:
       FRANCA_WARN_RATELIMITED("{}: refused driver features {:#x} (offered {:#x})", id(), status_.negotiated(),

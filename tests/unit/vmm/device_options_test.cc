@@ -196,5 +196,46 @@ TEST(Cli, BalloonLargerThanMemoryIsRefused) {
   EXPECT_EQ(std::get<VmConfig>(*ok).balloon->balloon.size_mib, 200u);
 }
 
+TEST(VfioOption, PathBdfAndFailoverPair) {
+  auto v = parse_vfio_option("0000:01:00.0,id=nic,failover_pair=net0");
+  ASSERT_TRUE(v.has_value()) << v.error().message;
+  EXPECT_EQ(v->path, "/sys/bus/pci/devices/0000:01:00.0");
+  EXPECT_EQ(v->id, "nic");
+  EXPECT_EQ(v->failover_pair, "net0");
+  EXPECT_EQ(parse_vfio_option("path=/sys/bus/pci/devices/0000:02:00.0")->failover_pair, "");
+  EXPECT_EQ(parse_vfio_option("0000:01:00.0,failover_pair=net0,removable=off").error().message,
+            "--vfio failover_pair= with removable=off: a failover primary is plugged and unplugged");
+  EXPECT_EQ(parse_vfio_option("0000:01:00.0,features=-x").error().message, "--vfio: features= is for virtio devices");
+  EXPECT_EQ(parse_vfio_option("0000:01:00.0,transport=mmio").error().message,
+            "--vfio: transport=mmio: a passed-through device is PCI");
+}
+
+TEST(NetOption, FailoverOffersStandbyAndPairsAreChecked) {
+  auto n = parse_net_option("tap=t0,mac=52:54:00:fa:00:01,failover=on");
+  ASSERT_TRUE(n.has_value()) << n.error().message;
+  EXPECT_TRUE(n->net.failover);
+  EXPECT_FALSE(parse_net_option("tap=t0")->net.failover);
+  EXPECT_EQ(parse_net_option("tap=t0,failover=maybe").error().message, "--net failover=maybe: expected on or off");
+  auto masked = parse_net_option("tap=t0,features=-standby");
+  ASSERT_TRUE(masked.has_value()) << masked.error().message;
+  EXPECT_NE(masked->net.feature_mask, 0u);
+
+  auto error_of = [](std::initializer_list<const char*> args) {
+    auto r = parse(args);
+    return r ? std::string{} : r.error().message;
+  };
+  EXPECT_EQ(
+      error_of({"--net", "tap=t0,mac=52:54:00:fa:00:01,failover=on", "--vfio", "0000:01:00.0,failover_pair=net0"}), "");
+  EXPECT_EQ(error_of({"--net", "tap=t0,mac=52:54:00:fa:00:01", "--vfio", "0000:01:00.0,failover_pair=net0"}),
+            "--vfio failover_pair=net0: that --net is not a standby (give it failover=on)");
+  EXPECT_EQ(error_of({"--vfio", "0000:01:00.0,failover_pair=net3"}),
+            "--vfio failover_pair=net3: no --net with that id");
+  EXPECT_EQ(error_of({"--net", "tap=t0,failover=on"}),
+            "--net failover=on: give mac= (the primary's MAC: the guest pairs the two by it)");
+  EXPECT_EQ(error_of({"--net", "tap=t0,mac=52:54:00:fa:00:01,failover=on", "--vfio", "0000:01:00.0,failover_pair=net0",
+                      "--vfio", "0000:02:00.0,failover_pair=net0"}),
+            "--vfio failover_pair=net0: two primaries for one standby");
+}
+
 }  // namespace
 }  // namespace franca

@@ -90,7 +90,7 @@ TEST(VfioPci, ColdPlacedBarsAreMappedStraightExceptTheMsixPages) {
   EXPECT_EQ(s.trapped_bytes, 0x2000u);
   EXPECT_EQ(s.irq_mode, "intx");
   EXPECT_EQ(r.intx->log, std::vector<std::string>{"connect"});
-  EXPECT_EQ(r.io->irqs, std::vector<std::string>{"0: " + std::to_string(r.intx->trigger)});
+  EXPECT_EQ(r.io->irqs, std::vector<std::string>{fmt::format("0: {}", r.intx->trigger)});
   EXPECT_EQ(r.io->unmask_fd, r.intx->resample);
 }
 
@@ -147,7 +147,7 @@ TEST(VfioPci, MsiRoutesEachVectorAndEnablesVfioMsi) {
   EXPECT_EQ(r.function->stats().irq_mode, "msi");
   EXPECT_EQ(r.cfg_read(kMsiCap + PCI_MSI_DATA_64, 2), 0x4031u) << "the guest's message, not the host's";
   r.cfg_write(kMsiCap + PCI_MSI_FLAGS, 0, 2);
-  EXPECT_EQ(r.io->irqs.back(), "0: " + std::to_string(r.intx->trigger));
+  EXPECT_EQ(r.io->irqs.back(), fmt::format("0: {}", r.intx->trigger));
   EXPECT_EQ(r.sink->open_log().back(), "-0");
 }
 

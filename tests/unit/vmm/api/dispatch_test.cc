@@ -51,6 +51,17 @@ TEST(Dispatch, DeviceAddAndDelCarryTypeOptsAndId) {
   EXPECT_EQ(target.calls(), (std::vector<std::string>{"device-add disk path=b.img,serial=x", "device-del blk1"}));
 }
 
+TEST(Dispatch, FailoverPlugAndUnplugNameTheStandby) {
+  FakeTarget target;
+  EXPECT_EQ(handle_request(target, R"({"cmd":"failover-unplug","id":"net0"})").value("state", ""), "unplugged");
+  EXPECT_EQ(handle_request(target, R"({"cmd":"failover-plug","id":"net0"})").value("state", ""), "plugged");
+  EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"failover-plug","id":"net1"})")), "net1: not a failover standby");
+  EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"failover-plug"})")), "missing \"id\"");
+  EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"failover-plug","id":"net0","x":1})")),
+            "unknown field \"x\" for failover-plug");
+  EXPECT_EQ(target.calls(), (std::vector<std::string>{"failover-unplug net0", "failover-plug net0"}));
+}
+
 TEST(Dispatch, BalloonNeedsANonNegativeIntegerTarget) {
   FakeTarget target;
   EXPECT_EQ(error_of(handle_request(target, R"({"cmd":"balloon"})")), "missing \"target_mib\"");

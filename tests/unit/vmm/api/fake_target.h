@@ -52,6 +52,11 @@ class FakeTarget : public ApiTarget {
   Result<json> device_add(const std::string& type, const std::string& opts) override {
     return record("device-add " + type + " " + opts, json{{"id", "blk1"}, {"pci", "0000:00:05.0"}});
   }
+  Result<json> set_failover(const std::string& id, bool plugged) override {
+    if (id != "net0") return usage_error(id + ": not a failover standby");
+    return record(std::string(plugged ? "failover-plug " : "failover-unplug ") + id,
+                  json{{"standby", id}, {"state", plugged ? "plugged" : "unplugged"}});
+  }
   Result<json> device_del(const std::string& id) override {
     if (id != "blk1") return usage_error("no device \"" + id + "\"");
     return record("device-del " + id, json{{"id", id}, {"removed", true}});
