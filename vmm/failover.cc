@@ -80,7 +80,7 @@ FailoverManager::~FailoverManager() { stop(); }
 
 Result<void> FailoverManager::add_pair(std::shared_ptr<virtio::Net> standby, VfioOption option,
                                        std::string primary_id) {
-  if (!standby->offers_standby())
+  if (!standby->is_standby())
     return usage_error(fmt::format("--vfio failover_pair={}: {} is not a standby (give it failover=on)", standby->id(),
                                    standby->id()));
   size_t index = 0;

@@ -109,16 +109,26 @@ net_make_initrd() {
     echo 'echo FRANCA_GUEST_UP'
     echo 'ip link set lo up'
     echo 'i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done'
-    echo "ip addr add $NET_GUEST_IP/24 dev eth0 && ip link set eth0 up || echo NET_SETUP=failed"
-    echo 'i=0; while [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" != 1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done'
-    echo 'echo NET_CARRIER=$(cat /sys/class/net/eth0/carrier 2>/dev/null)'  # a real NIC needs a moment after up
-    echo 'echo NET_MAC=$(cat /sys/class/net/eth0/address)'
-    echo 'echo NET_QUEUES=$(ls /sys/class/net/eth0/queues | xargs)'
+    # A standby (VIRTIO_NET_F_STANDBY, bit 62 of the virtio features) is enslaved
+    # to a net_failover master at once: the master ($IF) carries the address.
+    echo 'IF=eth0'
+    echo 'if [ "$(cut -c63 /sys/class/net/eth0/device/features 2>/dev/null)" = 1 ]; then'
+    echo '  i=0; while [ ! -e /sys/class/net/eth0/master ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done'
+    echo '  [ ! -e /sys/class/net/eth0/master ] || IF=$(basename $(readlink /sys/class/net/eth0/master))'
+    echo 'fi'
+    echo 'echo NET_IF=$IF'
+    echo "ip addr add $NET_GUEST_IP/24 dev \$IF && ip link set \$IF up || echo NET_SETUP=failed"
+    echo 'i=0; while [ "$(cat /sys/class/net/$IF/carrier 2>/dev/null)" != 1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done'
+    echo 'echo NET_CARRIER=$(cat /sys/class/net/$IF/carrier 2>/dev/null)'  # a real NIC needs a moment after up
+    echo 'echo NET_MAC=$(cat /sys/class/net/$IF/address)'
+    echo 'echo NET_QUEUES=$(ls /sys/class/net/$IF/queues | xargs)'
     printf '%s\n' "$TRANSPORT_GUEST_REPORT"
-    echo "if ping -c 2 -w 60 $NET_HOST_IP >/tmp/ping 2>&1; then echo PING=ok; else echo PING=failed; cat /tmp/ping; fi"
+    # (three tries: a failover primary may be joining the master meanwhile, and busybox's ping gives up early)
+    echo "t=0; while [ \$t -lt 3 ] && ! ping -c 2 -w 20 $NET_HOST_IP >/tmp/ping 2>&1; do t=\$((t + 1)); done"
+    echo 'if [ $t -lt 3 ]; then echo PING=ok; else echo PING=failed; cat /tmp/ping; fi; echo PING_RETRIES=$t'
     echo 'echo NET_UP'
     echo '. /net-body.sh'
-    echo 'echo NET_RX_LENGTH_ERRORS=$(cat /sys/class/net/eth0/statistics/rx_length_errors)'
+    echo 'echo NET_RX_LENGTH_ERRORS=$(cat /sys/class/net/$IF/statistics/rx_length_errors)'
     echo 'echo NET_DONE'
     echo "nettool connect -t 900 -r 900 -l RELEASE $NET_HOST_IP 5999 >/dev/null 2>&1"
     echo 'poweroff -f'
