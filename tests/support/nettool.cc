@@ -9,7 +9,9 @@
 //     side, checking every received byte against the stream the received seed
 //     gives. Then it prints, on stdout, LABEL_SENT=N LABEL_SENT_SEED=S
 //     LABEL_RECEIVED=M LABEL_RECEIVED_SEED=S' LABEL_RECEIVED_BAD=offset of the
-//     first wrong byte or -1, LABEL_SECONDS, LABEL_MBITS (one KEY=value a line).
+//     first wrong byte or -1, LABEL_SECONDS, LABEL_MBITS, LABEL_RECEIVED_MAX_GAP_MS
+//     (the longest time without received data, a failover's traffic gap) and
+//     LABEL_RECEIVED_MAX_GAP_AT_S (when it began), one KEY=value a line.
 //     -p: "LABEL progress received=N" on stderr every 8 MiB. -w: spread the
 //     sending over at least SECS (paced, so a transfer on fast hardware still
 //     lasts long enough to act on it). -r: retry the connect for SECS (the
@@ -160,6 +162,8 @@ struct Received {
   uint64_t bytes = 0, seed = 0;
   int64_t first_bad = -1;
   bool ok = false;  // reached EOF without a socket error
+  double max_gap_ms = 0;  // the longest time without data between the first byte and EOF
+  double max_gap_at_s = 0;  // when it began, seconds after the first byte
 };
 
 // Checks one received chunk at the current offset against the expected stream.
@@ -178,6 +182,7 @@ Received receive_stream(int fd, const Options& o) {
   Received r;
   std::vector<unsigned char> buf(kChunk), want(kChunk);
   uint64_t next_progress = kProgressStep;
+  Clock::time_point first, last;
   for (;;) {
     ssize_t n = read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
@@ -185,6 +190,16 @@ Received receive_stream(int fd, const Options& o) {
       r.ok = n == 0;
       return r;
     }
+    const Clock::time_point now = Clock::now();
+    if (r.bytes == 0) first = now;
+    if (r.bytes != 0) {
+      const double gap = std::chrono::duration<double, std::milli>(now - last).count();
+      if (gap > r.max_gap_ms) {
+        r.max_gap_ms = gap;
+        r.max_gap_at_s = std::chrono::duration<double>(last - first).count();
+      }
+    }
+    last = now;
     check_chunk(r, buf.data(), static_cast<size_t>(n), want);
     r.bytes += static_cast<uint64_t>(n);
     if (o.progress && r.bytes >= next_progress) {
@@ -219,6 +234,7 @@ int transfer(int fd, const Options& o) {
               static_cast<unsigned long long>(r.bytes), l, static_cast<unsigned long long>(r.seed), l,
               static_cast<long long>(r.first_bad));
   std::printf("%s_SECONDS=%.3f\n%s_MBITS=%.1f\n", l, secs, l, (o.bytes + r.bytes) * 8 / 1e6 / std::max(secs, 1e-9));
+  std::printf("%s_RECEIVED_MAX_GAP_MS=%.1f\n%s_RECEIVED_MAX_GAP_AT_S=%.3f\n", l, r.max_gap_ms, l, r.max_gap_at_s);
   std::fflush(stdout);
   if (!sent_ok) std::fprintf(stderr, "franca-nettool: %s: sending failed: %s\n", l, std::strerror(errno));
   if (!r.ok) std::fprintf(stderr, "franca-nettool: %s: receiving failed: %s\n", l, std::strerror(errno));
