@@ -161,8 +161,8 @@ bool send_stream(int fd, uint64_t seed, uint64_t bytes, unsigned pace) {
 struct Received {
   uint64_t bytes = 0, seed = 0;
   int64_t first_bad = -1;
-  bool ok = false;  // reached EOF without a socket error
-  double max_gap_ms = 0;  // the longest time without data between the first byte and EOF
+  bool ok = false;          // reached EOF without a socket error
+  double max_gap_ms = 0;    // the longest time without data between the first byte and EOF
   double max_gap_at_s = 0;  // when it began, seconds after the first byte
 };
 
