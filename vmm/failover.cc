@@ -78,32 +78,22 @@ FailoverManager::FailoverManager(PciHotplug& hotplug, PciHost& pci)
 
 FailoverManager::~FailoverManager() { stop(); }
 
-Result<void> FailoverManager::add_pair(std::shared_ptr<virtio::Net> standby, VfioOption option,
-                                       std::string primary_id) {
-  if (!standby->is_standby())
-    return usage_error(fmt::format("--vfio failover_pair={}: {} is not a standby (give it failover=on)", standby->id(),
-                                   standby->id()));
+void FailoverManager::add_pair(std::shared_ptr<virtio::Net> standby, VfioOption option, std::string primary_id) {
   size_t index = 0;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& p : pairs_) {
-      if (p->standby == standby->id())
-        return usage_error(fmt::format("--vfio failover_pair={}: {} already has a primary ({})", standby->id(),
-                                       standby->id(), p->primary));
-    }
     auto pair = std::make_unique<Pair>();
     pair->standby = standby->id();
     pair->option = std::move(option);
     pair->option.removable = true;
     pair->primary = std::move(primary_id);
     pair->net = standby;
+    spdlog::info("failover {}: primary {} ({}) stays hidden until the standby's driver accepts STANDBY", pair->standby,
+                 pair->primary, pair->option.path);
     index = pairs_.size();
     pairs_.push_back(std::move(pair));
   }
   standby->set_negotiation_observer([this, index](uint64_t features) { on_negotiated(index, features); });
-  spdlog::info("failover {}: primary {} ({}) stays hidden until the standby's driver accepts STANDBY",
-               pairs_[index]->standby, pairs_[index]->primary, pairs_[index]->option.path);
-  return {};
 }
 
 // A vCPU thread, under the standby's transport lock: record and wake the worker.
@@ -135,10 +125,7 @@ void FailoverManager::on_negotiated(size_t index, uint64_t features) {
 
 Result<void> FailoverManager::set_wanted(const std::string& standby, bool plugged, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  Pair* pair = nullptr;
-  for (const auto& p : pairs_) {
-    if (p->standby == standby) pair = p.get();
-  }
+  Pair* pair = find(standby);
   if (!pair)
     return usage_error(
         fmt::format("{}: not a failover standby (--net failover=on with a --vfio failover_pair)", standby));
@@ -157,7 +144,7 @@ Result<void> FailoverManager::set_wanted(const std::string& standby, bool plugge
   return {};
 }
 
-Result<void> FailoverManager::plug(const Pair& pair, std::stop_token stop) {
+Result<void> FailoverManager::plug(const VfioOption& option, const std::string& primary, std::stop_token stop) {
   // At the first negotiation the guest may still be bringing up its ACPI hotplug (GED).
   const auto deadline = std::chrono::steady_clock::now() + kGuestReadyWait;
   while (!pci_.guest_handles_hotplug()) {
@@ -167,7 +154,7 @@ Result<void> FailoverManager::plug(const Pair& pair, std::stop_token stop) {
           "the guest has not enabled ACPI hotplug (its GED interrupt is masked): cannot plug the primary");
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  auto added = hotplug_.add_vfio(pair.option, pair.primary);
+  auto added = hotplug_.add_vfio(option, primary);
   if (!added) return std::unexpected(added.error());
   return {};
 }
@@ -184,9 +171,10 @@ void FailoverManager::run(std::stop_token stop) {
     });
     if (!pair) continue;
     const Action action = pair->policy.next();
-    const Pair snapshot{pair->standby, pair->option, pair->primary, {}, 0, 0, 0, {}};
+    const VfioOption option = pair->option;  // a pair's option and id never change; copied to use them unlocked
+    const std::string primary = pair->primary;
     lock.unlock();
-    Result<void> r = action == Action::kPlug ? plug(snapshot, stop) : hotplug_.remove(snapshot.primary, kEjectWait);
+    Result<void> r = action == Action::kPlug ? plug(option, primary, stop) : hotplug_.remove(primary, kEjectWait);
     lock.lock();
     if (r) {
       ++(action == Action::kPlug ? pair->plugs : pair->unplugs);
@@ -242,12 +230,16 @@ void FailoverManager::stop() {
   if (worker_.joinable()) worker_.join();
 }
 
+FailoverManager::Pair* FailoverManager::find(const std::string& standby) const {
+  for (const auto& p : pairs_) {
+    if (p->standby == standby) return p.get();
+  }
+  return nullptr;
+}
+
 bool FailoverManager::has(const std::string& standby) const {
   std::lock_guard lock(mutex_);
-  for (const auto& p : pairs_) {
-    if (p->standby == standby) return true;
-  }
-  return false;
+  return find(standby) != nullptr;
 }
 
 }  // namespace franca

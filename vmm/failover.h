@@ -67,8 +67,9 @@ class FailoverManager {
   FailoverManager(PciHotplug& hotplug, PciHost& pci);
   ~FailoverManager();  // stops the worker (after PciHotplug::stop_waiting, so an unplug returns)
 
-  // Pairs `standby` (offering STANDBY) with the primary `option`, hot-plugged as `primary_id`.
-  Result<void> add_pair(std::shared_ptr<virtio::Net> standby, VfioOption option, std::string primary_id);
+  // Pairs `standby` (failover=on) with the primary `option`, hot-plugged as
+  // `primary_id`; one primary per standby (the command line's check_unique).
+  void add_pair(std::shared_ptr<virtio::Net> standby, VfioOption option, std::string primary_id);
   // failover-plug / failover-unplug STANDBY_ID: returns once the pair settled (the
   // primary plugged, or ejected by the guest), or an error after `timeout`. api thread.
   Result<void> set_wanted(const std::string& standby, bool plugged, std::chrono::milliseconds timeout);
@@ -96,7 +97,8 @@ class FailoverManager {
   };
   void on_negotiated(size_t pair, uint64_t features);
   void run(std::stop_token stop);
-  Result<void> plug(const Pair& pair, std::stop_token stop);
+  Result<void> plug(const VfioOption& option, const std::string& primary, std::stop_token stop);
+  Pair* find(const std::string& standby) const;  // under mutex_
 
   PciHotplug& hotplug_;
   PciHost& pci_;

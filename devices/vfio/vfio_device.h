@@ -71,14 +71,10 @@ class VfioDevice : public DeviceIo {
   ~VfioDevice() override;
 
   const std::string& name() const override { return name_; }  // DDDD:BB:DD.F
-  int group() const { return group_number_; }
-  uint32_t num_regions() const { return num_regions_; }
   uint32_t irq_count(unsigned index) const override;
   const RegionInfo& region(unsigned index) const override { return regions_.at(index); }
-  bool can_reset() const { return can_reset_; }
   // MAP_SHARED, read/write; nullptr on failure (logged).
   void* map_area(unsigned region, const MmapArea& area) override;
-  uint64_t dma_mapped_bytes() const { return dma_bytes_; }
 
   Result<void> read(unsigned region, uint64_t offset, std::span<uint8_t> data) override;
   Result<void> write(unsigned region, uint64_t offset, std::span<const uint8_t> data) override;

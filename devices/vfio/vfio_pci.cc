@@ -86,13 +86,6 @@ std::array<uint64_t, 6> region_sizes(DeviceIo& io) {
   return sizes;
 }
 
-Result<std::array<uint8_t, 256>> read_raw(DeviceIo& io) {
-  std::array<uint8_t, 256> raw{};
-  if (auto r = io.read(kConfigRegion, 0, raw); !r)
-    return host_error(fmt::format("{}: reading its config space: {}", io.name(), r.error().message));
-  return raw;
-}
-
 uint64_t msix_table_bytes(const MsixShape& m) { return uint64_t{m.vectors} * 16; }
 uint64_t msix_pba_bytes(const MsixShape& m) { return (uint64_t{m.vectors} + 63) / 64 * 8; }
 
@@ -100,13 +93,22 @@ bool touches(uint32_t offset, size_t length, uint32_t begin, uint32_t end) {
   return offset < end && offset + length > begin;
 }
 
+// Whether `offset` in BAR `bar` lies in the MSI-X table / PBA.
+bool in_table(const MsixShape& m, unsigned bar, uint64_t offset) {
+  return bar == m.table_bar && offset >= m.table_offset && offset < m.table_offset + msix_table_bytes(m);
+}
+bool in_pba(const MsixShape& m, unsigned bar, uint64_t offset) {
+  return bar == m.pba_bar && offset >= m.pba_offset && offset < m.pba_offset + msix_pba_bytes(m);
+}
+
 }  // namespace
 
-Result<DeviceShape> VfioPciFunction::shape_of(DeviceIo& io) {
-  auto raw = read_raw(io);
-  if (!raw) return std::unexpected(raw.error());
-  const auto sizes = region_sizes(io);
-  return read_shape(*raw, sizes);
+Result<VfioPciFunction::Probe> VfioPciFunction::probe(DeviceIo& io) {
+  Probe out;
+  if (auto r = io.read(kConfigRegion, 0, out.raw); !r)
+    return host_error(fmt::format("{}: reading its config space: {}", io.name(), r.error().message));
+  out.shape = read_shape(out.raw, region_sizes(io));
+  return out;
 }
 
 uint16_t VfioPciFunction::sink_vectors(const DeviceShape& shape) {
@@ -115,11 +117,8 @@ uint16_t VfioPciFunction::sink_vectors(const DeviceShape& shape) {
 }
 
 Result<std::shared_ptr<VfioPciFunction>> VfioPciFunction::create(std::string id, std::shared_ptr<DeviceIo> io,
-                                                                 Wiring wiring) {
-  auto raw = read_raw(*io);
-  if (!raw) return std::unexpected(raw.error());
-  const auto sizes = region_sizes(*io);
-  const DeviceShape shape = read_shape(*raw, sizes);
+                                                                 const Probe& probe, Wiring wiring) {
+  const DeviceShape& shape = probe.shape;
   if (const MsixShape& m = shape.msix; m.cap) {
     if (m.vectors > pci::Msix::kMaxVectors)
       return usage_error(fmt::format("{} ({}): {} MSI-X vectors; franca passes through at most {}", id, io->name(),
@@ -133,7 +132,7 @@ Result<std::shared_ptr<VfioPciFunction>> VfioPciFunction::create(std::string id,
   if (!wiring.bars || (sink_vectors(shape) && !wiring.msi))
     return host_error(fmt::format("{}: no BAR host or MSI sink", id));
   std::shared_ptr<VfioPciFunction> fn(
-      new VfioPciFunction(std::move(id), std::move(io), std::move(wiring), *raw, shape));
+      new VfioPciFunction(std::move(id), std::move(io), std::move(wiring), probe.raw, shape));
   if (auto r = fn->prepare_bars(); !r) return std::unexpected(r.error());
   std::lock_guard lock(fn->mutex_);
   fn->enable_intx();
@@ -297,7 +296,6 @@ void VfioPciFunction::update_msix() {
       spdlog::error("{}: enabling MSI-X ({} vectors): {}", id_, fds.size(), r.error().message);
     } else {
       msix_on_ = true;
-      irq_mode_ = "msix";
       spdlog::info("{}: MSI-X on, {} vectors", id_, fds.size());
     }
   }
@@ -305,7 +303,6 @@ void VfioPciFunction::update_msix() {
   if (!on && msix_on_) {
     if (auto r = io_->set_irq_eventfds(kMsixIrq, {}); !r) ++device_errors_;
     msix_on_ = false;
-    irq_mode_ = "none";
     spdlog::info("{}: MSI-X off", id_);
     enable_intx();
   }
@@ -327,7 +324,6 @@ void VfioPciFunction::update_msi() {
     if (auto r = io_->set_irq_eventfds(kMsiIrq, {}); !r) ++device_errors_;
     for (unsigned v = 0; v < msi_on_; ++v) wiring_.msi->set_open(static_cast<uint16_t>(v), false);
     msi_on_ = 0;
-    irq_mode_ = "none";
   }
   if (vectors) {
     disable_intx();
@@ -338,7 +334,6 @@ void VfioPciFunction::update_msi() {
       spdlog::error("{}: enabling MSI ({} vectors): {}", id_, vectors, r.error().message);
     } else {
       msi_on_ = vectors;
-      irq_mode_ = "msi";
       spdlog::info("{}: MSI on, {} vectors", id_, vectors);
     }
   } else {
@@ -374,7 +369,6 @@ void VfioPciFunction::enable_intx() {
   intx_trigger_ = std::move(trigger);
   intx_resample_ = std::move(resample);
   intx_on_ = true;
-  irq_mode_ = "intx";
 }
 
 void VfioPciFunction::disable_intx() {
@@ -384,20 +378,19 @@ void VfioPciFunction::disable_intx() {
   intx_trigger_ = Fd();
   intx_resample_ = Fd();
   intx_on_ = false;
-  irq_mode_ = "none";
 }
 
 void VfioPciFunction::trapped_read(unsigned bar, uint64_t offset, std::span<uint8_t> data) {
-  if (gone_) {
+  if (removed_) {
     std::fill(data.begin(), data.end(), 0xff);
     return;
   }
   const MsixShape& m = config_.shape().msix;  // immutable after construction
-  if (msix_ && bar == m.table_bar && offset >= m.table_offset && offset < m.table_offset + msix_table_bytes(m)) {
+  if (msix_ && in_table(m, bar, offset)) {
     msix_->read(pci::Msix::kTableOffset + (offset - m.table_offset), data);
     return;
   }
-  if (msix_ && bar == m.pba_bar && offset >= m.pba_offset && offset < m.pba_offset + msix_pba_bytes(m)) {
+  if (msix_ && in_pba(m, bar, offset)) {
     msix_->read(pci::Msix::kPbaOffset + (offset - m.pba_offset), data);
     return;
   }
@@ -410,13 +403,13 @@ void VfioPciFunction::trapped_read(unsigned bar, uint64_t offset, std::span<uint
 }
 
 void VfioPciFunction::trapped_write(unsigned bar, uint64_t offset, std::span<const uint8_t> data) {
-  if (gone_) return;
+  if (removed_) return;
   const MsixShape& m = config_.shape().msix;
-  if (msix_ && bar == m.table_bar && offset >= m.table_offset && offset < m.table_offset + msix_table_bytes(m)) {
+  if (msix_ && in_table(m, bar, offset)) {
     msix_->write(pci::Msix::kTableOffset + (offset - m.table_offset), data);
     return;
   }
-  if (msix_ && bar == m.pba_bar && offset >= m.pba_offset && offset < m.pba_offset + msix_pba_bytes(m)) return;  // RO
+  if (msix_ && in_pba(m, bar, offset)) return;  // read-only
   ++trapped_writes_;
   if (auto r = io_->write(bar, offset, data); !r) {
     ++device_errors_;
@@ -428,7 +421,6 @@ void VfioPciFunction::shutdown() {
   std::lock_guard lock(mutex_);
   if (removed_) return;
   removed_ = true;
-  gone_ = true;
   if (msix_on_) {
     [[maybe_unused]] auto r = io_->set_irq_eventfds(kMsixIrq, {});
     msix_on_ = false;
@@ -440,7 +432,6 @@ void VfioPciFunction::shutdown() {
     msi_on_ = 0;
   }
   disable_intx();
-  irq_mode_ = "none";
   for (unsigned i = 0; i < 6; ++i) unmap_bar(i);
   if (auto r = io_->reset(); !r) spdlog::warn("{}: reset: {}", id_, r.error().message);
 }
@@ -457,7 +448,7 @@ VfioPciFunction::Stats VfioPciFunction::stats() const {
     if (!mapped_[i]) continue;
     for (const Piece& p : pieces_[i]) (p.direct_now ? s.direct_bytes : s.trapped_bytes) += p.plan.size;
   }
-  s.irq_mode = irq_mode_;
+  s.irq_mode = msix_on_ ? "msix" : msi_on_ ? "msi" : intx_on_ ? "intx" : "none";
   return s;
 }
 

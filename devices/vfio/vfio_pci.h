@@ -57,10 +57,17 @@ class VfioPciFunction : public pci::PciFunction, public std::enable_shared_from_
     std::shared_ptr<IntxRouter> intx;         // null: no INTx
     std::array<uint64_t, 6> bar_addresses{};  // franca's placement; all 0: hot-plugged, the guest places them
   };
-  // How many MSI sink vectors `io` needs (0 when it has neither MSI nor MSI-X).
-  static Result<DeviceShape> shape_of(DeviceIo& io);
+  // The device's config space as read once, and what it says (BARs, capabilities):
+  // the VMM places the BARs and sizes the MSI sink from it, then creates the function.
+  struct Probe {
+    std::array<uint8_t, 256> raw{};
+    DeviceShape shape;
+  };
+  static Result<Probe> probe(DeviceIo& io);
+  // How many MSI sink vectors a device of `shape` needs (0 when it has neither MSI nor MSI-X).
   static uint16_t sink_vectors(const DeviceShape& shape);
-  static Result<std::shared_ptr<VfioPciFunction>> create(std::string id, std::shared_ptr<DeviceIo> io, Wiring wiring);
+  static Result<std::shared_ptr<VfioPciFunction>> create(std::string id, std::shared_ptr<DeviceIo> io,
+                                                         const Probe& probe, Wiring wiring);
   ~VfioPciFunction() override;
 
   void config_read(uint32_t offset, std::span<uint8_t> data) override;
@@ -107,7 +114,6 @@ class VfioPciFunction : public pci::PciFunction, public std::enable_shared_from_
   std::shared_ptr<pci::Msix> msix_;  // null without MSI-X
 
   mutable std::mutex mutex_;
-  bool removed_ = false;
   VfioConfig config_;
   struct Piece {
     BarPiece plan;
@@ -121,10 +127,11 @@ class VfioPciFunction : public pci::PciFunction, public std::enable_shared_from_
   Fd intx_trigger_, intx_resample_;
   unsigned msi_on_ = 0;  // vectors handed to VFIO_DEVICE_SET_IRQS (MSI)
   bool msix_on_ = false;
-  std::string irq_mode_ = "none";
   uint64_t config_reads_ = 0, config_writes_ = 0;  // under mutex_
   std::atomic<uint64_t> trapped_reads_{0}, trapped_writes_{0}, device_errors_{0};
-  std::atomic<bool> gone_{false};  // shutdown(): trapped accesses are ignored
+  // shutdown(): config and trapped accesses are ignored (set under mutex_; the
+  // trapped paths read it without the lock)
+  std::atomic<bool> removed_{false};
 };
 
 }  // namespace franca::vfio

@@ -73,8 +73,6 @@ class Net final : public VirtioDevice, public NetControl {
   std::string backend_name() const override;
 
   const Tap& tap() const { return tap_; }
-  // failover=on: the standby of a failover pair (STANDBY offered unless features= hides it).
-  bool is_standby() const { return config_.failover; }
   // Called with each FEATURES_OK's negotiated bits (vCPU thread, must not
   // block): the failover pair of a standby learns whether the driver took it.
   void set_negotiation_observer(std::function<void(uint64_t)> observer);

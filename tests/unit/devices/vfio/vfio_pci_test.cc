@@ -29,7 +29,9 @@ struct Rig {
     w.msi = sink;
     w.intx = intx;
     if (cold) w.bar_addresses = {kBar0, kBar1, 0, kBar3, 0, 0};
-    auto fn = VfioPciFunction::create("vfio0", io, std::move(w));
+    auto probe = VfioPciFunction::probe(*io);
+    ASSERT_TRUE(probe) << probe.error().message;
+    auto fn = VfioPciFunction::create("vfio0", io, *probe, std::move(w));
     ASSERT_TRUE(fn) << fn.error().message;
     function = *fn;
     ASSERT_TRUE(function->map_bars());
@@ -225,7 +227,9 @@ TEST(VfioPci, TooManyMsixVectorsIsAClearError) {
   VfioPciFunction::Wiring w;
   w.bars = r.bars;
   w.msi = r.sink;
-  auto fn = VfioPciFunction::create("vfio0", r.io, std::move(w));
+  auto probe = VfioPciFunction::probe(*r.io);
+  ASSERT_TRUE(probe) << probe.error().message;
+  auto fn = VfioPciFunction::create("vfio0", r.io, *probe, std::move(w));
   ASSERT_FALSE(fn);
   EXPECT_NE(fn.error().message.find("256 MSI-X vectors"), std::string::npos) << fn.error().message;
 }
