@@ -53,6 +53,13 @@ complete_lines() {
 # json_value KEY < JSON: the first number or string value of "KEY" (franca ctl replies).
 json_value() { grep -o "\"$1\" *: *\(\"[^\"]*\"\|[0-9-]*\)" | head -n 1 | sed 's/^[^:]*: *//; s/"//g'; }
 
+# need_l1_vfio_nic: fails unless the harness's VFIO flavour gave the case its
+# passthrough NIC (FRANCA_L1_VFIO_DEV) and that NIC's wire (FRANCA_L1_WIRE).
+need_l1_vfio_nic() {
+  [[ -n ${FRANCA_L1_VFIO_DEV:-} && -n ${FRANCA_L1_WIRE:-} ]] ||
+    fail "no VFIO NIC: FRANCA_L1_VFIO_DEV and FRANCA_L1_WIRE unset (run-on-kvm.sh's VFIO flavour sets them; on a real KVM host, set them to a vfio-pci-bound e1000e and a NIC on its wire)"
+}
+
 # device_field ID KEY < STATUS_JSON: KEY of device ID in a `franca ctl status`
 # reply (pretty-printed: one key per line, each device one block).
 device_field() {

@@ -8,8 +8,7 @@
 # across failover-unplug (traffic moves to the standby) and failover-plug (back
 # to a new primary); franca's net0 counters show which path carried each part.
 source "$FRANCA_REPO/tests/integration/lib.sh"
-[[ -n ${FRANCA_L1_VFIO_DEV:-} && -n ${FRANCA_L1_WIRE:-} ]] ||
-  fail "no VFIO NIC: FRANCA_L1_VFIO_DEV and FRANCA_L1_WIRE unset (run-on-kvm.sh's VFIO flavour sets them; on a real KVM host, set them to a vfio-pci-bound e1000e and a NIC on its wire)"
+need_l1_vfio_nic
 NET_WIRE=$FRANCA_L1_WIRE
 TRANSPORT=pci
 source "$FRANCA_REPO/tests/integration/virtio/net.sh"
@@ -20,7 +19,7 @@ NET_EXTRA_MODULES=e1000e
 # The host end: br0 over the standby's TAP and wire0, addressed.
 ip tuntap add dev "$NET_TAP" mode tap vnet_hdr
 NET_TAP_MADE=$NET_TAP
-for ((i = 0; i < 100; i++)); do ip link show dev "$NET_WIRE" >/dev/null 2>&1 && break; net_sleep 0.1; done
+net_wait_wire
 ip link add br0 type bridge stp_state 0 forward_delay 0
 ip link set "$NET_TAP" master br0 && ip link set "$NET_WIRE" master br0 || fail "cannot bridge $NET_TAP and $NET_WIRE"
 ip link set "$NET_TAP" up && ip link set "$NET_WIRE" up && ip link set br0 up

@@ -4,8 +4,7 @@
 # master, no e1000e), it works (ping, 8 MiB each way), and franca's status
 # shows the pair hidden with the driver's refusal; failover-plug is refused.
 source "$FRANCA_REPO/tests/integration/lib.sh"
-[[ -n ${FRANCA_L1_VFIO_DEV:-} ]] ||
-  fail "no VFIO NIC: FRANCA_L1_VFIO_DEV unset (run-on-kvm.sh's VFIO flavour sets it)"
+need_l1_vfio_nic
 TRANSPORT=pci
 source "$FRANCA_REPO/tests/integration/virtio/net.sh"
 NET_MAC=52:54:00:fa:00:01

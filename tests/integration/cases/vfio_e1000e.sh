@@ -6,8 +6,7 @@
 # msix; the guest counts them on eth0's vectors); the BARs but the MSI-X pages
 # are mapped straight into the guest.
 source "$FRANCA_REPO/tests/integration/lib.sh"
-[[ -n ${FRANCA_L1_VFIO_DEV:-} && -n ${FRANCA_L1_WIRE:-} ]] ||
-  fail "no VFIO NIC: FRANCA_L1_VFIO_DEV and FRANCA_L1_WIRE unset (run-on-kvm.sh's VFIO flavour sets them; on a real KVM host, set them to a vfio-pci-bound e1000e and a NIC on its wire)"
+need_l1_vfio_nic
 NET_WIRE=$FRANCA_L1_WIRE
 TRANSPORT=pci
 source "$FRANCA_REPO/tests/integration/virtio/net.sh"

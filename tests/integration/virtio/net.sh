@@ -79,11 +79,16 @@ net_host_addr() {
   ip link set "$NET_TAP" up
 }
 
+# net_wait_wire: until $NET_WIRE is in this namespace (the parent moves it in).
+net_wait_wire() {
+  local i
+  for ((i = 0; i < 100; i++)); do ip link show dev "$NET_WIRE" >/dev/null 2>&1 && return 0; net_sleep 0.1; done
+  fail "$NET_WIRE did not arrive in the case's namespace"
+}
+
 # net_setup_wire: $NET_WIRE (already in this namespace) as the host end, addressed.
 net_setup_wire() {
-  local i
-  for ((i = 0; i < 100; i++)); do ip link show dev "$NET_WIRE" >/dev/null 2>&1 && break; net_sleep 0.1; done
-  ip link show dev "$NET_WIRE" >/dev/null 2>&1 || fail "$NET_WIRE did not arrive in the case's namespace"
+  net_wait_wire
   NET_TAP=$NET_WIRE
   net_host_addr
   log "host NIC $NET_WIRE with $NET_HOST_IP/24"
